@@ -1,0 +1,143 @@
+"""The few custom Keras layers the MobileNet variants need.
+
+Every layer here is registered serialisable (``.keras`` files load with ``safe_mode=True``), uses only
+``keras.ops`` (so it runs on TensorFlow, JAX and PyTorch) and lowers to TFLite builtin ops
+(CONCATENATION, STRIDED_SLICE, RESHAPE, TRANSPOSE, MUL).
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+PACKAGE = "keras_mobilenets"
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class ChannelReplicate(keras.layers.Layer):
+    """Parameter-free change of channel count by replication ("cheap operation").
+
+    Output channel ``j`` is input channel ``offset + (j - C)`` for the tail and ``j mod C`` for the whole
+    copies, i.e. ``concat([x] * (out // C) + [x[..., offset:offset + out % C]])``. With ``out < C`` the
+    output is ``x[..., offset:offset + out]`` (the "first channels" shortcut of write-up 001).
+
+    Args:
+        out_channels: number of output channels (mutually exclusive with ``ratio``).
+        ratio: output / input channels; fractional ratios are allowed (e.g. 1.5 for 16 -> 24).
+        offset: first input channel of the partial copy (write-up 001 uses ``x[:, 32:64]`` for 64 -> 96).
+    """
+
+    def __init__(self, out_channels=None, ratio=None, offset=0, **kwargs):
+        super().__init__(**kwargs)
+        if (out_channels is None) == (ratio is None):
+            raise ValueError(
+                "ChannelReplicate: pass exactly one of `out_channels` (int > 0) or `ratio` (float > 0); "
+                f"got out_channels={out_channels!r}, ratio={ratio!r}."
+            )
+        if out_channels is not None and int(out_channels) <= 0:
+            raise ValueError(f"ChannelReplicate: `out_channels` must be a positive int, got {out_channels!r}.")
+        if ratio is not None and float(ratio) <= 0:
+            raise ValueError(f"ChannelReplicate: `ratio` must be > 0, got {ratio!r}.")
+        if int(offset) < 0:
+            raise ValueError(f"ChannelReplicate: `offset` must be >= 0, got {offset!r}.")
+        self.out_channels = None if out_channels is None else int(out_channels)
+        self.ratio = None if ratio is None else float(ratio)
+        self.offset = int(offset)
+
+    def _target(self, channels):
+        if self.out_channels is not None:
+            return self.out_channels
+        out = self.ratio * channels
+        if abs(out - round(out)) > 1e-6:
+            raise ValueError(
+                f"ChannelReplicate: ratio {self.ratio} times {channels} input channels is not an integer."
+            )
+        return int(round(out))
+
+    def _plan(self, channels):
+        out = self._target(channels)
+        copies, rest = divmod(out, channels)
+        if rest and self.offset + rest > channels:
+            raise ValueError(
+                f"ChannelReplicate: partial copy x[..., {self.offset}:{self.offset + rest}] exceeds the "
+                f"{channels} input channels; choose `offset` <= {channels - rest}."
+            )
+        return copies, rest
+
+    def build(self, input_shape):
+        self._plan(input_shape[-1])
+
+    def call(self, x):
+        copies, rest = self._plan(x.shape[-1])
+        parts = [x] * copies
+        if rest:
+            parts.append(x[..., self.offset : self.offset + rest])
+        return parts[0] if len(parts) == 1 else ops.concatenate(parts, axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[:-1]) + (self._target(input_shape[-1]),)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(out_channels=self.out_channels, ratio=self.ratio, offset=self.offset)
+        return config
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class ChannelShuffle(keras.layers.Layer):
+    """ShuffleNet channel shuffle for NHWC tensors: (..., g, C/g) -> swap -> (..., C)."""
+
+    def __init__(self, groups, **kwargs):
+        super().__init__(**kwargs)
+        if int(groups) < 1:
+            raise ValueError(f"ChannelShuffle: `groups` must be a positive int, got {groups!r}.")
+        self.groups = int(groups)
+
+    def build(self, input_shape):
+        if input_shape[-1] % self.groups:
+            raise ValueError(
+                f"ChannelShuffle: {input_shape[-1]} channels are not divisible by groups={self.groups}."
+            )
+
+    def call(self, x):
+        if self.groups == 1:
+            return x
+        h, w, c = x.shape[1], x.shape[2], x.shape[3]
+        x = ops.reshape(x, (-1, h, w, self.groups, c // self.groups))
+        x = ops.transpose(x, (0, 1, 2, 4, 3))
+        return ops.reshape(x, (-1, h, w, c))
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(groups=self.groups)
+        return config
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class HardSigmoid(keras.layers.Layer):
+    """``relu6(x + 3) / 6`` (MobileNetV3's hard-sigmoid; not Keras 2's ``0.2x + 0.5``)."""
+
+    def call(self, x):
+        return ops.relu6(x + 3.0) * (1.0 / 6.0)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class HardSwish(keras.layers.Layer):
+    """``x * relu6(x + 3) / 6``; TFLite fuses the pattern into its builtin HARD_SWISH."""
+
+    def call(self, x):
+        return x * (ops.relu6(x + 3.0) * (1.0 / 6.0))
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+
+CUSTOM_OBJECTS = {
+    f"{PACKAGE}>{cls.__name__}": cls for cls in (ChannelReplicate, ChannelShuffle, HardSigmoid, HardSwish)
+}
