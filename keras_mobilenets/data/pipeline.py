@@ -1,0 +1,110 @@
+"""`tf.data` pipelines, deterministic per epoch, that feed `model.fit` under every backend.
+
+The training stream is ``Dataset.range(start_epoch, epochs).flat_map(one_epoch)``: epoch e is shuffled by a
+stateless permutation seeded with (seed, e) and every random op is seeded from (seed, e, index). So a run resumed
+at epoch k sees exactly the batches an uninterrupted run sees from epoch k on.
+Batches are (float32 images in [0, 255], targets) — the models normalise internally.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+import tensorflow as tf
+
+from . import augment
+
+
+@dataclasses.dataclass
+class AugmentConfig:
+    pad: int = 0  # zero padding before the random crop (0 = no crop)
+    flip: bool = False
+    mixup_alpha: float = 0.0
+    cutmix_alpha: float = 0.0
+    randaugment: bool = False
+    color_jitter: tuple | None = None  # (brightness, contrast, saturation, hue)
+
+
+def _decode_file(path, channels=3):
+    return tf.io.decode_image(tf.io.read_file(path), channels=channels, expand_animations=False)
+
+
+def _image_getter(x: np.ndarray, size: int | None):
+    """index → float32 (size, size, 3) image, for uint8 arrays or file-path arrays."""
+    if x.dtype.kind in "US":
+        paths = tf.constant(x.astype(str))
+
+        def get(i):
+            img = tf.ensure_shape(_decode_file(paths[i]), [None, None, 3])
+            img = tf.cast(img, tf.float32)
+            return tf.image.resize(img, [size, size]) if size else img
+    else:
+        arr = tf.constant(x)
+
+        def get(i):
+            return augment.to_rgb_float(arr[i], size)
+
+    return get
+
+
+def steps_per_epoch(n: int, batch_size: int, drop_remainder: bool = False) -> int:
+    return n // batch_size if drop_remainder else math.ceil(n / batch_size)
+
+
+def epoch_stream(n, element_fn, *, batch_size, seed, epochs, start_epoch=0, shuffle=True, batch_fn=None,
+                 drop_remainder=False):
+    """Deterministic per-epoch stream of batches for epochs [start_epoch, epochs)."""
+    seed = int(seed)
+
+    def one_epoch(e):
+        idx = tf.range(n, dtype=tf.int64)
+        if shuffle:
+            idx = tf.random.experimental.stateless_shuffle(idx, seed=tf.stack([tf.constant(seed, tf.int64), e]))
+        ds = tf.data.Dataset.from_tensor_slices(idx)
+        ds = ds.map(lambda i: element_fn(i, tf.stack([tf.constant(seed + 1, tf.int64), e * 10_000_019 + i])),
+                    num_parallel_calls=tf.data.AUTOTUNE)
+        ds = ds.batch(batch_size, drop_remainder=drop_remainder)
+        if batch_fn is not None:
+            ds = ds.enumerate().map(
+                lambda b, xy: batch_fn(xy[0], xy[1], tf.stack([tf.constant(seed + 2, tf.int64), e * 100_003 + b])),
+                num_parallel_calls=tf.data.AUTOTUNE)
+        return ds
+
+    return tf.data.Dataset.range(start_epoch, epochs).flat_map(one_epoch).prefetch(tf.data.AUTOTUNE)
+
+
+def classification_datasets(splits, *, batch_size, image_size, num_classes, seed=0, epochs=1, start_epoch=0,
+                            aug: AugmentConfig | None = None, eval_batch_size=None, drop_remainder=False):
+    """(train stream, test dataset, steps_per_epoch) with one-hot float targets."""
+    aug = aug or AugmentConfig()
+    get_train = _image_getter(splits.x_train, image_size)
+    get_test = _image_getter(splits.x_test, image_size)
+    ytr = tf.constant(splits.y_train.astype("int32"))
+    yte = tf.constant(splits.y_test.astype("int32"))
+
+    def train_element(i, s):
+        img = get_train(i)
+        if aug.pad or aug.flip:
+            img = augment.pad_crop_flip(img, s, pad=aug.pad, flip=aug.flip)
+        return img, tf.one_hot(ytr[i], num_classes)
+
+    layers = augment.keras_layers(cutmix_alpha=aug.cutmix_alpha, randaugment=aug.randaugment,
+                                  color_jitter=aug.color_jitter, seed=seed)
+
+    def train_batch(images, labels, s):
+        if aug.mixup_alpha:
+            images, labels = augment.mixup_batch(images, labels, aug.mixup_alpha, s)
+        if layers:
+            images, labels = augment.apply_keras_layers(layers, images, labels)
+        return images, labels
+
+    batch_fn = train_batch if (aug.mixup_alpha or layers) else None
+    n = len(splits.x_train)
+    train = epoch_stream(n, train_element, batch_size=batch_size, seed=seed, epochs=epochs, start_epoch=start_epoch,
+                         batch_fn=batch_fn, drop_remainder=drop_remainder)
+    test = (tf.data.Dataset.range(len(splits.x_test))
+            .map(lambda i: (get_test(i), tf.one_hot(yte[i], num_classes)), num_parallel_calls=tf.data.AUTOTUNE)
+            .batch(eval_batch_size or batch_size, drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE))
+    return train, test, steps_per_epoch(n, batch_size, drop_remainder)

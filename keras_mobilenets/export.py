@@ -1,0 +1,827 @@
+"""Verified mobile / server export: TensorFlow SavedModel, TFLite (fp32, fp16, dynamic-range, int8) and ONNX.
+
+Every artifact is written to a temporary path next to the target, loaded in its own runtime
+(``ai_edge_litert`` interpreter, ``onnxruntime``, ``tf.saved_model.load``), run on real images and compared
+with the Keras model; only then is it renamed to the requested path. A failed check raises
+:class:`ExportVerificationError` and leaves neither the artifact nor its sidecar behind.
+
+Conversion always happens on the TensorFlow backend. When the active Keras backend is JAX or PyTorch, the
+model is saved as ``.keras`` into a temporary directory and converted in a TensorFlow subprocess
+(``python -m keras_mobilenets._export_worker``); the reference outputs are computed here, on the backend the
+model was trained on, so the check compares the artifact with the *original* model.
+
+Checks (defaults, see :data:`DEFAULT_CHECKS`):
+
+========================  =====================================================================
+fp32 TFLite, ONNX,        max |artifact - keras| over all outputs <= 1e-4
+SavedModel
+fp16 TFLite               max |softmax(artifact) - softmax(keras)| <= 1e-2 (class probabilities;
+                          outputs that already are probabilities are compared as they are)
+dynamic-range TFLite      top-1 agreement with keras >= 98 %
+int8 TFLite               top-1 agreement with keras >= 98 % (meaningful for a trained model)
+========================  =====================================================================
+
+Every TFLite model is converted with builtin ops only (no Flex / SELECT_TF_OPS) and its op list is checked;
+TFLite and ONNX artifacts keep a dynamic batch dimension (the check runs batch 1 and larger batches).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+FORMATS = ("tflite", "saved_model", "onnx")
+QUANTIZATIONS = (None, "fp16", "dynamic", "int8")
+ONNX_ENGINES = ("auto", "keras", "tf2onnx")
+
+DEFAULT_CHECKS = {
+    "fp32_max_abs_error": 1e-4,  # TFLite fp32, ONNX, SavedModel (raw outputs)
+    "fp16_max_abs_error": 1e-2,  # TFLite fp16 (class probabilities)
+    "dynamic_min_top1_agreement": 0.98,
+    "int8_min_top1_agreement": 0.98,
+}
+DEFAULT_NUM_VERIFY = 500
+DEFAULT_NUM_REPRESENTATIVE = 300
+SAMPLE_NAME = "cifar10_sample"
+_SAMPLE_PATH = Path(__file__).resolve().parent / "data" / "samples" / "cifar10_sample.npz"
+_VERIFY_BATCH = 50
+
+
+class ExportVerificationError(RuntimeError):
+    """The exported artifact did not reproduce the Keras model within tolerance (nothing was kept)."""
+
+
+@dataclasses.dataclass
+class ExportResult:
+    """What :func:`export` wrote and how well it matched the Keras model."""
+
+    path: str
+    format: str
+    quantization: str | None
+    size_bytes: int
+    sidecar: str | None
+    max_abs_error: float  # raw outputs, artifact vs keras, over all verification images
+    max_abs_error_probs: float  # after softmax (or as-is when the outputs are probabilities)
+    top1_agreement: float
+    checked: str  # which check was applied, e.g. "max_abs_error <= 0.0001"
+    num_verify: int
+    batch_sizes: tuple = ()  # batch sizes the artifact was run with during verification
+    tflite_ops: tuple = ()
+    converter: str = ""  # e.g. "tf.lite.TFLiteConverter", "keras.Model.export(onnx)", "tf2onnx"
+    source_backend: str = ""
+    seconds: float = 0.0
+    notes: tuple = ()
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        for k in ("batch_sizes", "tflite_ops", "notes"):
+            d[k] = list(d[k])
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ExportResult":
+        d = dict(d)
+        for k in ("batch_sizes", "tflite_ops", "notes"):
+            d[k] = tuple(d.get(k, ()))
+        return cls(**d)
+
+
+# --------------------------------------------------------------------------------------------- arguments
+def _check_args(format, quantization, representative_data, onnx_engine):
+    if format not in FORMATS:
+        raise ValueError(f"export: unknown `format`={format!r}; allowed values: {', '.join(map(repr, FORMATS))}.")
+    if quantization not in QUANTIZATIONS:
+        raise ValueError(
+            f"export: unknown `quantization`={quantization!r}; allowed values: "
+            f"{', '.join(map(repr, QUANTIZATIONS))}."
+        )
+    if quantization is not None and format != "tflite":
+        raise ValueError(
+            f"export: `quantization`={quantization!r} is only available for format='tflite' "
+            f"(got format={format!r}); use quantization=None for {format!r}."
+        )
+    if quantization == "int8" and representative_data is None:
+        raise ValueError(
+            "export: quantization='int8' needs calibration images: pass `representative_data=` an array of "
+            "real images shaped (N, H, W, 3), uint8 or float in [0, 255] (a few hundred are enough; they are "
+            f"resized to the model input), or representative_data={SAMPLE_NAME!r} to use the CIFAR-10 "
+            "training images shipped in keras_mobilenets/data/samples."
+        )
+    if onnx_engine not in ONNX_ENGINES:
+        raise ValueError(
+            f"export: unknown `onnx_engine`={onnx_engine!r}; allowed values: {', '.join(map(repr, ONNX_ENGINES))}."
+        )
+
+
+def _sample(split: str) -> np.ndarray:
+    with np.load(_SAMPLE_PATH) as d:
+        return d[f"x_{split}"]
+
+
+def _sample_class_names() -> list[str]:
+    with np.load(_SAMPLE_PATH) as d:
+        return [str(c) for c in d["class_names"]]
+
+
+def _as_images(data, input_shape, limit, what) -> np.ndarray:
+    """float32 (N, H, W, C) images in [0, 255], resized to the model input (bilinear, keras.ops)."""
+    if isinstance(data, str):
+        if data != SAMPLE_NAME:
+            raise ValueError(f"export: `{what}` must be an image array or {SAMPLE_NAME!r}; got {data!r}.")
+        data = _sample("train" if what == "representative_data" else "test")
+    x = np.asarray(data)
+    if x.ndim == 3:  # (N, H, W) grayscale
+        x = x[..., None]
+    if x.ndim != 4:
+        raise ValueError(f"export: `{what}` must be images shaped (N, H, W, C); got shape {x.shape}.")
+    if limit:
+        x = x[:limit]
+    x = x.astype("float32")
+    h, w, c = input_shape
+    if x.shape[-1] != c:
+        if x.shape[-1] == 1 and c == 3:
+            x = np.repeat(x, 3, axis=-1)
+        elif x.shape[-1] == 3 and c == 1:
+            x = (x @ np.array([0.2989, 0.587, 0.114], "float32"))[..., None]
+        else:
+            raise ValueError(f"export: `{what}` has {x.shape[-1]} channels, the model expects {c}.")
+    if x.shape[1:3] != (h, w):
+        from keras import ops
+
+        out = []
+        for i in range(0, len(x), 256):
+            out.append(np.asarray(ops.convert_to_numpy(ops.image.resize(x[i : i + 256], (h, w)))))
+        x = np.clip(np.concatenate(out), 0.0, 255.0).astype("float32")
+    return np.ascontiguousarray(x)
+
+
+def _input_shape(model) -> tuple[int, int, int]:
+    shape = tuple(model.inputs[0].shape)[1:]
+    if len(shape) != 3 or any(s is None for s in shape):
+        raise ValueError(
+            f"export: the model input must have a static (H, W, C) shape; got {shape}. Build the model with "
+            "an explicit input_shape."
+        )
+    return tuple(int(s) for s in shape)
+
+
+def _predict(model, x: np.ndarray) -> np.ndarray:
+    out = model.predict(x, batch_size=_VERIFY_BATCH, verbose=0)
+    if isinstance(out, (list, tuple, dict)):
+        raise ValueError("export: only single-output models are supported.")
+    return np.asarray(out, dtype="float32")
+
+
+# ----------------------------------------------------------------------------------------- metrics
+def _is_probabilities(y: np.ndarray) -> bool:
+    return bool(y.ndim == 2 and np.all(y >= -1e-6) and np.allclose(y.sum(-1), 1.0, atol=1e-3))
+
+
+def _softmax(y: np.ndarray) -> np.ndarray:
+    y = y.astype("float64")
+    e = np.exp(y - y.max(-1, keepdims=True))
+    return e / e.sum(-1, keepdims=True)
+
+
+def _compare(out: np.ndarray, ref: np.ndarray) -> dict:
+    if out.shape != ref.shape:
+        raise ExportVerificationError(f"export: artifact output shape {out.shape} != keras output {ref.shape}.")
+    if not np.all(np.isfinite(out)):
+        raise ExportVerificationError("export: the artifact produced non-finite outputs.")
+    err = float(np.max(np.abs(out.astype("float64") - ref)))
+    if _is_probabilities(ref):
+        p_out, p_ref = out.astype("float64"), ref.astype("float64")
+    else:
+        p_out, p_ref = _softmax(out.reshape(len(out), -1)), _softmax(ref.reshape(len(ref), -1))
+    err_p = float(np.max(np.abs(p_out - p_ref)))
+    flat_o, flat_r = out.reshape(len(out), -1), ref.reshape(len(ref), -1)
+    agree = float(np.mean(flat_o.argmax(-1) == flat_r.argmax(-1)))
+    return {"max_abs_error": err, "max_abs_error_probs": err_p, "top1_agreement": agree}
+
+
+def _apply_check(metrics: dict, fmt: str, quantization, checks: dict) -> str:
+    if quantization in ("int8", "dynamic"):
+        key = f"{quantization}_min_top1_agreement"
+        ok, desc = metrics["top1_agreement"] >= checks[key], f"top1_agreement >= {checks[key]}"
+        got = f"top1_agreement={metrics['top1_agreement']:.4f}"
+    elif quantization == "fp16":
+        lim = checks["fp16_max_abs_error"]
+        ok, desc = metrics["max_abs_error_probs"] <= lim, f"max_abs_error_probs <= {lim}"
+        got = f"max_abs_error_probs={metrics['max_abs_error_probs']:.3g}"
+    else:
+        lim = checks["fp32_max_abs_error"]
+        ok, desc = metrics["max_abs_error"] <= lim, f"max_abs_error <= {lim}"
+        got = f"max_abs_error={metrics['max_abs_error']:.3g}"
+    if not ok:
+        raise ExportVerificationError(
+            f"export: {fmt}{'/' + quantization if quantization else ''} failed verification: {got}, required "
+            f"{desc} (measured on {metrics['num_verify']} images). Nothing was written."
+        )
+    return desc
+
+
+# ------------------------------------------------------------------------------------------- sidecar
+def _preprocessing_info(model) -> list[dict]:
+    """Rescaling / Normalization layers found before the first convolution (the in-model preprocessing)."""
+    import keras
+
+    found = []
+    for layer in model.layers:
+        if isinstance(layer, (keras.layers.Conv2D, keras.layers.DepthwiseConv2D, keras.layers.Dense)):
+            break
+        if isinstance(layer, keras.layers.Rescaling):
+            found.append({"layer": "Rescaling", "scale": _jsonable(layer.scale), "offset": _jsonable(layer.offset)})
+        elif isinstance(layer, keras.layers.Normalization):
+            mean = getattr(layer, "mean", None)
+            var = getattr(layer, "variance", None)
+            found.append(
+                {
+                    "layer": "Normalization",
+                    "mean": _jsonable(None if mean is None else np.asarray(keras.ops.convert_to_numpy(mean)).ravel()),
+                    "variance": _jsonable(None if var is None else np.asarray(keras.ops.convert_to_numpy(var)).ravel()),
+                    "invert": bool(getattr(layer, "invert", False)),
+                }
+            )
+    return found
+
+
+def _jsonable(v):
+    if isinstance(v, np.ndarray):
+        return [float(a) for a in v.tolist()]
+    if isinstance(v, (list, tuple)):
+        return [_jsonable(a) for a in v]
+    if isinstance(v, (np.floating, np.integer)):
+        return v.item()
+    return v
+
+
+def _model_meta(model, labels, input_range) -> dict:
+    input_shape = _input_shape(model)
+    out_shape = [None] + [int(s) for s in tuple(model.outputs[0].shape)[1:]]
+    meta: dict[str, Any] = {"model_name": model.name}
+    info = None
+    try:
+        from keras_mobilenets import registry  # noqa: PLC0415
+
+        if model.name in registry.list_models():
+            info = registry.get_info(model.name)
+    except Exception:  # registry not available or name unknown: no extra metadata
+        info = None
+    if info is not None:
+        meta["registry"] = {
+            k: _jsonable(getattr(info, k)) for k in ("name", "source", "classes", "preprocessing") if hasattr(info, k)
+        }
+    if labels is not None:
+        labels = [str(a) for a in labels]
+        n_out = out_shape[-1]
+        if n_out is not None and len(labels) != n_out:
+            raise ValueError(f"export: got {len(labels)} labels for a model with {n_out} outputs.")
+    pre = _preprocessing_info(model)
+    meta.update(
+        input={
+            "shape": [None, *input_shape],
+            "dtype": "float32",
+            "layout": "NHWC",
+            "color": "RGB" if input_shape[-1] == 3 else "grayscale",
+            "range": list(input_range),
+            "preprocessing": pre,
+            "normalization": (
+                "done inside the model by the layers listed in `preprocessing`: feed raw pixel values"
+                if pre
+                else "none inside the model: feed values exactly as during training"
+            ),
+        },
+        output={"shape": out_shape, "dtype": "float32"},
+        labels=labels,
+    )
+    return meta
+
+
+def _write_json_atomic(path: Path, obj: dict):
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    tmp.write_text(json.dumps(obj, indent=2, default=_jsonable) + "\n")
+    os.replace(tmp, path)
+
+
+def sidecar_path(path) -> Path:
+    """Where :func:`export` writes the JSON metadata for ``path`` (``model.tflite`` -> ``model.tflite.json``)."""
+    p = Path(path)
+    return p.with_name(p.name + ".json")
+
+
+# ------------------------------------------------------------------------------- TensorFlow conversion
+def _tf():
+    import tensorflow as tf  # noqa: PLC0415
+
+    return tf
+
+
+def _saved_model(model, directory: str):
+    model.export(directory, format="tf_saved_model", verbose=False)
+
+
+def _tflite_bytes(model, quantization, representative, scratch: str, notes: list) -> tuple[bytes, str]:
+    tf = _tf()
+    sm_dir = os.path.join(scratch, "saved_model")
+    if not os.path.isdir(sm_dir):
+        _saved_model(model, sm_dir)
+
+    def converter():
+        conv = tf.lite.TFLiteConverter.from_saved_model(sm_dir)
+        conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]  # never SELECT_TF_OPS (Flex)
+        conv.allow_custom_ops = False
+        return conv
+
+    conv = converter()
+    if quantization == "fp16":
+        conv.optimizations = [tf.lite.Optimize.DEFAULT]
+        conv.target_spec.supported_types = [tf.float16]
+    elif quantization == "dynamic":
+        conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    elif quantization == "int8":
+
+        def rep_gen():
+            for i in range(len(representative)):
+                yield [representative[i : i + 1]]
+
+        conv.optimizations = [tf.lite.Optimize.DEFAULT]
+        conv.representative_dataset = rep_gen
+        conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        try:
+            return conv.convert(), "tf.lite.TFLiteConverter (full int8, float32 input/output)"
+        except Exception as exc:  # an op without an int8 kernel: let it run in float (still builtin)
+            notes.append(f"full-int8 conversion failed ({type(exc).__name__}); float fallback ops allowed")
+            conv = converter()
+            conv.optimizations = [tf.lite.Optimize.DEFAULT]
+            conv.representative_dataset = rep_gen
+            conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8, tf.lite.OpsSet.TFLITE_BUILTINS]
+            return conv.convert(), "tf.lite.TFLiteConverter (int8 with float fallback, float32 input/output)"
+    return conv.convert(), "tf.lite.TFLiteConverter"
+
+
+def _onnx_file(model, path: str, input_shape, engine: str, opset: int | None, notes: list) -> str:
+    errors = []
+    if engine in ("auto", "keras"):
+        try:
+            model.export(path, format="onnx", verbose=False, opset_version=opset)
+            return "keras.Model.export(format='onnx') (tf2onnx)"
+        except Exception as exc:
+            if engine == "keras":
+                raise
+            errors.append(f"keras export failed: {type(exc).__name__}: {str(exc)[:200]}")
+            notes.append(errors[-1])
+    tf = _tf()
+    import tf2onnx  # noqa: PLC0415
+
+    try:  # tf2onnx 1.17 predates numpy 2; keras ships the compatibility patch
+        from keras.src.export.tf2onnx_lib import patch_tf2onnx  # noqa: PLC0415
+
+        patch_tf2onnx()
+    except Exception:
+        pass
+    spec = [tf.TensorSpec((None, *input_shape), tf.float32, name="input")]
+
+    @tf.function(input_signature=spec)
+    def serve(x):
+        return model(x, training=False)
+
+    tf2onnx.convert.from_function(serve, input_signature=spec, opset=opset or 17, output_path=path)
+    return "tf2onnx.convert.from_function"
+
+
+# ------------------------------------------------------------------------------------------ runtimes
+def tflite_ops(model_path_or_bytes) -> list[str]:
+    """Sorted op names of a TFLite model (interpreter without the default XNNPACK delegate)."""
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType  # noqa: PLC0415
+
+    kw = {"model_content": model_path_or_bytes} if isinstance(model_path_or_bytes, bytes) else {
+        "model_path": str(model_path_or_bytes)
+    }
+    it = Interpreter(experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES, **kw)
+    return sorted({d["op_name"] for d in it._get_ops_details()})
+
+
+class TFLiteRunner:
+    """Run a TFLite model on float32 batches of any size (resizes the dynamic batch dimension)."""
+
+    def __init__(self, path, num_threads: int | None = None):
+        from ai_edge_litert.interpreter import Interpreter  # noqa: PLC0415
+
+        self.interpreter = Interpreter(model_path=str(path), num_threads=num_threads)
+        self.input = self.interpreter.get_input_details()[0]
+        self.output = self.interpreter.get_output_details()[0]
+        self._batch = None
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        it = self.interpreter
+        if self._batch != len(x):
+            it.resize_tensor_input(self.input["index"], [len(x), *self.input["shape"][1:]])
+            it.allocate_tensors()
+            self._batch = len(x)
+        it.set_tensor(self.input["index"], np.ascontiguousarray(x, dtype=self.input["dtype"]))
+        it.invoke()
+        return it.get_tensor(self.output["index"]).copy()
+
+
+class ONNXRunner:
+    def __init__(self, path, num_threads: int | None = None):
+        import onnxruntime as ort  # noqa: PLC0415
+
+        so = ort.SessionOptions()
+        if num_threads:
+            so.intra_op_num_threads = num_threads
+            so.inter_op_num_threads = 1
+        self.session = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+        self.input_name = self.session.get_inputs()[0].name
+
+    def __call__(self, x):
+        return self.session.run(None, {self.input_name: np.ascontiguousarray(x, "float32")})[0]
+
+
+class SavedModelRunner:
+    def __init__(self, path):
+        self.module = _tf().saved_model.load(str(path))
+        self.fn = self.module.serve
+
+    def __call__(self, x):
+        return np.asarray(self.fn(_tf().constant(x, "float32")))
+
+
+def _runner(fmt, path):
+    return {"tflite": TFLiteRunner, "onnx": ONNXRunner, "saved_model": SavedModelRunner}[fmt](path)
+
+
+def _run_batches(run, x) -> tuple[np.ndarray, list[int]]:
+    """Batch 1 for the first image, then batches of up to 50 (proves the batch dimension is dynamic)."""
+    outs, sizes = [run(x[:1])], [1]
+    for i in range(1, len(x), _VERIFY_BATCH):
+        xb = x[i : i + _VERIFY_BATCH]
+        outs.append(run(xb))
+        sizes.append(len(xb))
+    return np.concatenate(outs).astype("float32"), sorted(set(sizes))
+
+
+# ------------------------------------------------------------------------------------------ the core
+def _remove(p: Path):
+    if p.is_dir() and not p.is_symlink():
+        shutil.rmtree(p, ignore_errors=True)
+    elif p.exists() or p.is_symlink():
+        p.unlink()
+
+
+def _size(p: Path) -> int:
+    if p.is_dir():
+        return sum(f.stat().st_size for f in p.rglob("*") if f.is_file())
+    return p.stat().st_size
+
+
+def _export_tf(
+    model,
+    path,
+    *,
+    format,
+    quantization,
+    verify_x,
+    reference,
+    representative,
+    meta,
+    checks,
+    onnx_engine="auto",
+    opset=None,
+    sidecar=True,
+    source_backend="tensorflow",
+    scratch=None,
+) -> ExportResult:
+    """Convert + verify + atomically publish, on the TensorFlow backend (in-process or in the worker)."""
+    t0 = time.perf_counter()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    own_scratch = scratch is None
+    scratch = scratch or tempfile.mkdtemp(prefix="km_export_")
+    notes: list[str] = []
+    ops: list[str] = []
+    try:
+        if format == "saved_model":
+            _saved_model(model, str(tmp))
+            converter = "keras.Model.export(format='tf_saved_model')"
+        elif format == "tflite":
+            data, converter = _tflite_bytes(model, quantization, representative, scratch, notes)
+            tmp.write_bytes(data)
+            ops = tflite_ops(data)
+            bad = [o for o in ops if o.startswith("Flex") or o in ("CUSTOM", "DELEGATE") or o.islower()]
+            if bad:
+                raise ExportVerificationError(f"export: TFLite model uses non-builtin ops {bad}; nothing was written.")
+        else:
+            converter = _onnx_file(model, str(tmp), tuple(verify_x.shape[1:]), onnx_engine, opset, notes)
+        out, sizes = _run_batches(_runner(format, tmp), verify_x)
+        metrics = _compare(out, reference)
+        metrics["num_verify"] = len(verify_x)
+        checked = _apply_check(metrics, format, quantization, checks)
+        if format == "tflite" and max(sizes) == 1 and len(verify_x) > 1:
+            raise ExportVerificationError("export: dynamic batch was not exercised")
+        final_side = sidecar_path(path) if sidecar else None
+        if path.exists() or path.is_symlink():
+            _remove(path)
+        os.replace(tmp, path)
+        result = ExportResult(
+            path=str(path),
+            format=format,
+            quantization=quantization,
+            size_bytes=_size(path),
+            sidecar=str(final_side) if final_side else None,
+            max_abs_error=metrics["max_abs_error"],
+            max_abs_error_probs=metrics["max_abs_error_probs"],
+            top1_agreement=metrics["top1_agreement"],
+            checked=checked,
+            num_verify=len(verify_x),
+            batch_sizes=tuple(sizes),
+            tflite_ops=tuple(ops),
+            converter=converter,
+            source_backend=source_backend,
+            seconds=time.perf_counter() - t0,
+            notes=tuple(notes),
+        )
+        if final_side is not None:
+            side = dict(meta)
+            side.update(
+                format=format,
+                quantization=quantization,
+                file=path.name,
+                verification={
+                    k: getattr(result, k)
+                    for k in ("max_abs_error", "max_abs_error_probs", "top1_agreement", "checked", "num_verify")
+                }
+                | {"batch_sizes": list(sizes), "source_backend": source_backend, "data": meta.get("_verify_source")},
+                tflite_ops=list(ops) or None,
+                versions=_versions(),
+            )
+            side.pop("_verify_source", None)
+            _write_json_atomic(final_side, side)
+        return result
+    except BaseException:
+        _remove(tmp)
+        raise
+    finally:
+        if own_scratch:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _versions() -> dict:
+    import keras  # noqa: PLC0415
+
+    v = {"keras": keras.__version__}
+    for mod in ("tensorflow", "tf2onnx", "onnx", "onnxruntime", "ai_edge_litert"):
+        m = sys.modules.get(mod)
+        if m is not None and hasattr(m, "__version__"):
+            v[mod] = m.__version__
+    return v
+
+
+def _load(model_or_path):
+    import keras  # noqa: PLC0415
+
+    if isinstance(model_or_path, (str, os.PathLike)):
+        import keras_mobilenets  # noqa: F401,PLC0415  (registers the custom layers)
+        import keras_mobilenets.layers  # noqa: F401,PLC0415
+
+        return keras.saving.load_model(str(model_or_path)), str(model_or_path)
+    return model_or_path, None
+
+
+def export(
+    model_or_path,
+    path,
+    format: str = "tflite",
+    quantization: str | None = None,
+    representative_data=None,
+    verify_data=None,
+    labels: Sequence[str] | None = None,
+    *,
+    num_verify: int = DEFAULT_NUM_VERIFY,
+    num_representative: int = DEFAULT_NUM_REPRESENTATIVE,
+    checks: dict | None = None,
+    onnx_engine: str = "auto",
+    opset: int | None = None,
+    sidecar: bool = True,
+    input_range: tuple[float, float] = (0.0, 255.0),
+    worker_imports: Sequence[str] = (),
+    timeout: float = 3600,
+) -> ExportResult:
+    """Export a Keras model (or a ``.keras`` file) and verify the artifact before keeping it.
+
+    Args:
+        model_or_path: a ``keras.Model`` or the path of a ``.keras`` file.
+        path: target file (``.tflite`` / ``.onnx``) or directory (SavedModel).
+        format: ``"tflite"``, ``"saved_model"`` or ``"onnx"``.
+        quantization: TFLite only: ``None`` (fp32), ``"fp16"`` (fp16 weights), ``"dynamic"`` (int8 weights,
+            float activations) or ``"int8"`` (int8 weights and activations, float32 input/output).
+        representative_data: calibration images for int8, (N, H, W, 3) uint8/float in [0, 255] (resized to the
+            model input), or ``"cifar10_sample"`` for the shipped CIFAR-10 training sample.
+        verify_data: real images for the check (default: the shipped CIFAR-10 test sample, first
+            ``num_verify`` images, resized to the model input).
+        labels: class names stored in the sidecar JSON (``path + ".json"``).
+        checks: overrides for :data:`DEFAULT_CHECKS`.
+        onnx_engine: ``"auto"`` (Keras' own ONNX export, tf2onnx directly if that fails), ``"keras"`` or
+            ``"tf2onnx"``.
+        worker_imports: modules the TensorFlow subprocess must import to deserialise custom layers (JAX /
+            torch backends only; ``keras_mobilenets`` is always imported).
+
+    Returns:
+        :class:`ExportResult`. Raises :class:`ExportVerificationError` (and writes nothing) when the
+        artifact does not match the Keras model.
+    """
+    return export_many(
+        model_or_path,
+        [dict(path=path, format=format, quantization=quantization)],
+        representative_data=representative_data,
+        verify_data=verify_data,
+        labels=labels,
+        num_verify=num_verify,
+        num_representative=num_representative,
+        checks=checks,
+        onnx_engine=onnx_engine,
+        opset=opset,
+        sidecar=sidecar,
+        input_range=input_range,
+        worker_imports=worker_imports,
+        timeout=timeout,
+    )[0]
+
+
+def export_many(
+    model_or_path,
+    targets: Sequence[dict],
+    representative_data=None,
+    verify_data=None,
+    labels: Sequence[str] | None = None,
+    *,
+    num_verify: int = DEFAULT_NUM_VERIFY,
+    num_representative: int = DEFAULT_NUM_REPRESENTATIVE,
+    checks: dict | None = None,
+    onnx_engine: str = "auto",
+    opset: int | None = None,
+    sidecar: bool = True,
+    input_range: tuple[float, float] = (0.0, 255.0),
+    worker_imports: Sequence[str] = (),
+    timeout: float = 3600,
+) -> list[ExportResult]:
+    """Several exports of one model (``targets``: dicts with ``path``, ``format``, ``quantization``).
+
+    Shares the reference predictions, the SavedModel trace and -- on JAX / torch -- one TensorFlow
+    subprocess. Targets are processed in order; the first failure raises (earlier targets stay written).
+    """
+    targets = [dict(format="tflite", quantization=None) | dict(t) for t in targets]
+    for t in targets:
+        _check_args(t["format"], t["quantization"], representative_data, onnx_engine)
+    all_checks = dict(DEFAULT_CHECKS)
+    if checks:
+        unknown = set(checks) - set(DEFAULT_CHECKS)
+        if unknown:
+            raise ValueError(f"export: unknown `checks` keys {sorted(unknown)}; allowed: {sorted(DEFAULT_CHECKS)}.")
+        all_checks.update(checks)
+
+    import keras  # noqa: PLC0415
+
+    model, model_file = _load(model_or_path)
+    input_shape = _input_shape(model)
+    verify_x = _as_images(SAMPLE_NAME if verify_data is None else verify_data, input_shape, num_verify, "verify_data")
+    rep = None
+    if any(t["quantization"] == "int8" for t in targets):
+        rep = _as_images(representative_data, input_shape, num_representative, "representative_data")
+    reference = _predict(model, verify_x)
+    meta = _model_meta(model, labels, input_range)
+    meta["_verify_source"] = "keras_mobilenets cifar10 test sample" if verify_data is None else "user verify_data"
+    backend = keras.backend.backend()
+    common = dict(
+        verify_x=verify_x,
+        reference=reference,
+        representative=rep,
+        meta=meta,
+        checks=all_checks,
+        onnx_engine=onnx_engine,
+        opset=opset,
+        sidecar=sidecar,
+        source_backend=backend,
+    )
+    if backend == "tensorflow":
+        scratch = tempfile.mkdtemp(prefix="km_export_")
+        try:
+            return [
+                _export_tf(model, t["path"], format=t["format"], quantization=t["quantization"], scratch=scratch, **common)
+                for t in targets
+            ]
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+    return _export_in_subprocess(model, model_file, targets, common, worker_imports, timeout)
+
+
+# --------------------------------------------------------------------------------- other backends
+def _export_in_subprocess(model, model_file, targets, common, worker_imports, timeout) -> list[ExportResult]:
+    with tempfile.TemporaryDirectory(prefix="km_export_job_") as job_dir:
+        job = Path(job_dir)
+        if model_file is None:
+            model_file = str(job / "model.keras")
+            model.save(model_file)
+        arrays = {"verify_x": common["verify_x"], "reference": common["reference"]}
+        if common["representative"] is not None:
+            arrays["representative"] = common["representative"]
+        np.savez(job / "data.npz", **arrays)
+        spec = {
+            "model": str(Path(model_file).resolve()),
+            "targets": [dict(t, path=str(Path(t["path"]).resolve())) for t in targets],
+            "meta": common["meta"],
+            "checks": common["checks"],
+            "onnx_engine": common["onnx_engine"],
+            "opset": common["opset"],
+            "sidecar": common["sidecar"],
+            "source_backend": common["source_backend"],
+            "worker_imports": list(worker_imports),
+            "data": str(job / "data.npz"),
+            "result": str(job / "result.json"),
+        }
+        (job / "job.json").write_text(json.dumps(spec, default=_jsonable))
+        env = dict(os.environ, KERAS_BACKEND="tensorflow")
+        env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+        root = str(Path(__file__).resolve().parents[1])
+        env["PYTHONPATH"] = root + os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else root
+        proc = subprocess.run(
+            [sys.executable, "-m", "keras_mobilenets._export_worker", str(job / "job.json")],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        res_file = job / "result.json"
+        res = json.loads(res_file.read_text()) if res_file.exists() else None
+        if res is None or proc.returncode != 0 and "error" not in res:
+            raise RuntimeError(
+                f"export: the TensorFlow export subprocess failed (exit {proc.returncode}):\n{proc.stderr[-3000:]}"
+            )
+        if "error" in res:
+            err_cls = {"ValueError": ValueError, "ExportVerificationError": ExportVerificationError}.get(
+                res["error"]["type"], RuntimeError
+            )
+            raise err_cls(res["error"]["message"])
+        return [ExportResult.from_dict(r) for r in res["results"]]
+
+
+def _worker_main(job_file: str) -> int:
+    """Entry point of ``python -m keras_mobilenets._export_worker job.json`` (TensorFlow backend)."""
+    import importlib  # noqa: PLC0415
+
+    spec = json.loads(Path(job_file).read_text())
+    out = Path(spec["result"])
+    try:
+        import keras  # noqa: PLC0415
+
+        if keras.backend.backend() != "tensorflow":
+            raise RuntimeError("the export worker must run with KERAS_BACKEND=tensorflow")
+        for mod in spec.get("worker_imports", []):
+            importlib.import_module(mod)
+        model, _ = _load(spec["model"])
+        with np.load(spec["data"]) as d:
+            arrays = {k: d[k] for k in d.files}
+        scratch = tempfile.mkdtemp(prefix="km_export_")
+        try:
+            results = [
+                _export_tf(
+                    model,
+                    t["path"],
+                    format=t["format"],
+                    quantization=t["quantization"],
+                    verify_x=arrays["verify_x"],
+                    reference=arrays["reference"],
+                    representative=arrays.get("representative"),
+                    meta=spec["meta"],
+                    checks=spec["checks"],
+                    onnx_engine=spec["onnx_engine"],
+                    opset=spec["opset"],
+                    sidecar=spec["sidecar"],
+                    source_backend=spec["source_backend"],
+                    scratch=scratch,
+                ).to_dict()
+                for t in spec["targets"]
+            ]
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+        out.write_text(json.dumps({"results": results}, default=_jsonable))
+        return 0
+    except Exception as exc:  # reported to the parent, which re-raises it
+        import traceback  # noqa: PLC0415
+
+        out.write_text(
+            json.dumps({"error": {"type": type(exc).__name__, "message": str(exc), "traceback": traceback.format_exc()}})
+        )
+        return 1

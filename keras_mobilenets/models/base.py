@@ -1,0 +1,149 @@
+"""What every builder shares: argument checks, input + preprocessing, the classifier head, the Model."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import keras
+from keras import layers
+
+from keras_mobilenets import blocks
+from keras_mobilenets.layers import ChannelReplicate
+
+# Per-channel (mean, std) in [0, 1] units for the normalisations the write-ups use.
+NORMALISATIONS = {
+    "imagenet": ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
+    "cifar10": ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)),
+    "cifar100": ((0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762)),
+}
+PREPROCESSING = ("-1_1", "0_1") + tuple(NORMALISATIONS)
+POOLINGS = (None, "avg", "max")
+
+
+@dataclass(frozen=True)
+class Head:
+    """Classifier head, as data.
+
+    Attributes:
+        conv: width of the 1x1 conv + BN + act before pooling (kept when ``include_top=False``, as in
+            keras.applications V2/V3), or None.
+        tile: channel-replication ratio before pooling (write-up 001's cheap last stage), or None.
+        tile_act: whether the replicated map goes through ``act``.
+        fixed_pool: pool with an ``AveragePooling2D`` over the whole map (a port of ``F.avg_pool2d``)
+            instead of ``GlobalAveragePooling2D`` (``nn.AdaptiveAvgPool2d``); same numbers, different
+            FLOP conventions.
+        dense: width of a pre-logits Dense (+ act) after pooling, or None.
+        dense_bias: bias of that Dense.
+        dense_tile: channel-replication ratio after pooling instead of a pre-logits Dense (+ act).
+        act: activation of the head.
+    """
+
+    conv: int | None = None
+    tile: int | None = None
+    tile_act: bool = True
+    fixed_pool: bool = False
+    dense: int | None = None
+    dense_bias: bool = True
+    dense_tile: int | None = None
+    act: str | None = None
+
+
+def check_common(name, alpha=1.0, include_top=True, classes=1000, pooling=None, weights=None,
+                 classifier_activation="softmax", dropout_rate=0.0, input_shape=None, min_size=32):
+    """Validate keras.applications-style arguments; raise ValueError naming the argument."""
+    if weights is not None:
+        raise ValueError(
+            f"{name}: `weights={weights!r}` is not downloadable here (no network). Build with weights=None and "
+            "load a local file with `model.load_weights(path)` or `keras.saving.load_model(path)`; trained "
+            "models in saved_models/ load with `keras_mobilenets.get_model(name, weights='cifar10')`."
+        )
+    if not isinstance(alpha, (int, float)) or alpha <= 0:
+        raise ValueError(f"{name}: `alpha` must be a number > 0, got {alpha!r}.")
+    if pooling not in POOLINGS:
+        raise ValueError(f"{name}: `pooling` must be one of {POOLINGS}, got {pooling!r}.")
+    if include_top and (not isinstance(classes, int) or isinstance(classes, bool) or classes < 1):
+        raise ValueError(f"{name}: `classes` must be a positive int when include_top=True, got {classes!r}.")
+    if not 0.0 <= float(dropout_rate) < 1.0:
+        raise ValueError(f"{name}: `dropout_rate` must be in [0, 1), got {dropout_rate!r}.")
+    if classifier_activation is not None and not isinstance(classifier_activation, str) and not callable(
+        classifier_activation
+    ):
+        raise ValueError(f"{name}: `classifier_activation` must be None, a name or a callable.")
+    if input_shape is not None:
+        if len(input_shape) != 3:
+            raise ValueError(f"{name}: `input_shape` must be (height, width, channels), got {input_shape!r}.")
+        h, w, c = input_shape
+        if c is None or c < 1:
+            raise ValueError(f"{name}: `input_shape` channels must be >= 1, got {input_shape!r}.")
+        for side in (h, w):
+            if side is not None and side < min_size:
+                raise ValueError(
+                    f"{name}: `input_shape` {tuple(input_shape)} is too small for the network's total stride: "
+                    f"height and width must be >= {min_size}."
+                )
+
+
+def make_input(input_shape, default_shape, input_tensor=None, name="input"):
+    if input_tensor is not None:
+        if not keras.backend.is_keras_tensor(input_tensor):
+            return layers.Input(tensor=input_tensor, name=name)
+        return input_tensor
+    return layers.Input(shape=tuple(input_shape or default_shape), name=name)
+
+
+def preprocess(x, mode):
+    """Map raw pixels in [0, 255] to the range the network was trained on (no parameters)."""
+    if mode is None:
+        return x
+    if mode == "-1_1":
+        return layers.Rescaling(1.0 / 127.5, offset=-1.0, name="rescale")(x)
+    if mode == "0_1":
+        return layers.Rescaling(1.0 / 255.0, name="rescale")(x)
+    if mode in NORMALISATIONS:
+        mean, std = NORMALISATIONS[mode]
+        c = x.shape[-1]
+        if c != 3:  # grey inputs: use the channel-mean statistics
+            mean, std = (sum(mean) / 3,) * c, (sum(std) / 3,) * c
+        return layers.Normalization(
+            mean=[255.0 * m for m in mean], variance=[(255.0 * s) ** 2 for s in std], name="normalize"
+        )(x)
+    raise ValueError(f"`preprocessing` must be one of {PREPROCESSING} or None, got {mode!r}.")
+
+
+def head_features(x, head: Head, style):
+    """The part of the head before pooling (kept when include_top=False)."""
+    if head.conv:
+        x = blocks.conv_bn_act(x, head.conv, 1, 1, head.act, style, "head_conv", "head_bn")
+    if head.tile:
+        x = ChannelReplicate(ratio=head.tile, name="head_tile")(x)
+        if head.tile_act:
+            x = blocks.activation(x, head.act, "head_tile_act")
+    return x
+
+
+def top(x, head: Head, style, include_top, classes, pooling, dropout_rate, classifier_activation):
+    """Pooling + classifier (include_top) or the keras.applications `pooling` option."""
+    if not include_top:
+        if pooling == "avg":
+            return layers.GlobalAveragePooling2D(name="avg_pool")(x)
+        if pooling == "max":
+            return layers.GlobalMaxPooling2D(name="max_pool")(x)
+        return x
+    if head.fixed_pool and x.shape[1] is not None and x.shape[2] is not None:
+        x = layers.AveragePooling2D(pool_size=(x.shape[1], x.shape[2]), name="avg_pool")(x)
+        x = layers.Flatten(name="flatten")(x)
+    else:
+        x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
+    if head.dense:
+        x = blocks.dense(x, head.dense, style, "head_dense", use_bias=head.dense_bias)
+        x = blocks.activation(x, head.act, "head_dense_act")
+    if head.dense_tile:
+        x = ChannelReplicate(ratio=head.dense_tile, name="head_dense_tile")(x)
+        x = blocks.activation(x, head.act, "head_dense_act")
+    if dropout_rate:
+        x = layers.Dropout(dropout_rate, name="dropout")(x)
+    return blocks.dense(x, classes, style, "predictions", act=classifier_activation)
+
+
+def finish(inputs, outputs, name):
+    return keras.Model(inputs, outputs, name=name)

@@ -1,0 +1,38 @@
+"""Shared test helpers: run code under another Keras backend in a fresh process."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import keras
+
+REPO = Path(__file__).resolve().parents[1]
+BACKENDS = ("tensorflow", "jax", "torch")
+
+
+def backend() -> str:
+    return keras.backend.backend()
+
+
+def other_backends() -> list[str]:
+    return [b for b in BACKENDS if b != backend()]
+
+
+def run_python(code: str, backend: str, timeout: float = 900, cwd: str | os.PathLike | None = None) -> str:
+    """Run `code` in a new interpreter with KERAS_BACKEND=`backend`; return stdout, raise with stderr."""
+    env = dict(os.environ, KERAS_BACKEND=backend, PYTHONPATH=str(REPO), TF_CPP_MIN_LOG_LEVEL="3")
+    proc = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        env=env,
+        cwd=cwd or REPO,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    if proc.returncode != 0:
+        raise AssertionError(f"subprocess under {backend} failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
+    return proc.stdout
