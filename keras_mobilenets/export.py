@@ -514,7 +514,12 @@ def _export_tf(
     ops: list[str] = []
     try:
         if format == "saved_model":
-            _saved_model(model, str(tmp))
+            sm_dir = os.path.join(scratch, "saved_model")
+            if os.path.isdir(sm_dir):  # already traced for a TFLite target of this call: reuse it
+                shutil.copytree(sm_dir, tmp)
+            else:
+                _saved_model(model, str(tmp))
+                shutil.copytree(tmp, sm_dir)
             converter = "keras.Model.export(format='tf_saved_model')"
         elif format == "tflite":
             data, converter = _tflite_bytes(model, quantization, representative, scratch, notes)
