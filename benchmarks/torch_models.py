@@ -892,7 +892,7 @@ def _converted(torch_mod: nn.Module, layer) -> list[np.ndarray]:
             if not isinstance(torch_mod, nn.Conv2d) or ig != 1 or torch_mod.groups * m != o:
                 raise WeightTransferError(f"{lname}: Keras DepthwiseConv2D but torch module is not depthwise")
             kern = w.reshape(o // m, m, kh, kw).transpose(2, 3, 0, 1)  # (k, k, C, m)
-            kname = "depthwise_kernel"
+            kname = "depthwise_kernel" if "depthwise_kernel" in names else "kernel"  # name varies by version
         elif isinstance(layer, keras.layers.Conv2D):
             kern = w.transpose(2, 3, 1, 0)  # (kh, kw, I/g, O)
             kname = "kernel"
