@@ -1,0 +1,257 @@
+"""keras_mobilenets.export: every family to every format, verified in its runtime; any training backend.
+
+The family x format matrix is spread over the three backend runs (family i runs under BACKENDS[i % 3]) so the
+suite stays within its time budget; the conversion itself always happens on TensorFlow (in-process on the
+TensorFlow backend, in a TensorFlow subprocess on JAX / torch, with the reference computed on the original
+backend). ``KM_EXPORT_ALL_FAMILIES=1`` runs the whole matrix under the current backend.
+
+The models here are untrained (BatchNorm statistics calibrated on real images so activations are realistic):
+fp32 / ONNX / SavedModel are held to the real 1e-4 bound; fp16 / dynamic / int8 accuracy bounds are only
+meaningful for a trained model (random networks have no class margin), so here they are sanity bounds and the
+real 98 % int8 check runs in ``test_trained_model_int8`` when a trained CIFAR-10 model exists.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+import keras_mobilenets as km
+from keras_mobilenets import export as E
+from tests.helpers import BACKENDS, REPO, backend
+
+SAMPLE = np.load(REPO / "keras_mobilenets" / "data" / "samples" / "cifar10_sample.npz")
+CIFAR10_LABELS = [str(c) for c in SAMPLE["class_names"]]
+
+FAMILIES = [  # (registry name, kwargs): small inputs / widths where the family allows
+    ("mobilenet_v1", dict(input_shape=(32, 32, 3), alpha=0.25, classes=10)),
+    ("custom_mobilenet_cifar10", {}),
+    ("mobilenet_v3_small", dict(input_shape=(32, 32, 3), alpha=0.75, classes=10)),
+    ("mobilenet_v2", dict(input_shape=(32, 32, 3), alpha=0.35, classes=10)),
+    ("cheap_v3_reuse_shuffle6_cifar100", {}),
+    ("mobilenet_v3_small_42", dict(input_shape=(64, 64, 3))),
+    ("mobilenet_v3_large", dict(input_shape=(32, 32, 3), alpha=0.75, classes=10)),
+    ("mbv2_blog_d_cifar10", {}),
+    ("mobilenet_v1_julia_a0.1_cifar100", {}),
+    ("mobilenet_v2_cifar10_chen", {}),
+    ("cv3k_imagenet", dict(input_shape=(64, 64, 3), classes=10)),
+    ("cheap_v2_cifar100", {}),
+]
+RANDOM_MODEL_CHECKS = {  # sanity bounds for untrained networks (see module docstring)
+    "fp16_max_abs_error": 0.1,
+    "dynamic_min_top1_agreement": 0.3,
+    "int8_min_top1_agreement": 0.2,
+}
+ALL_TARGETS = [
+    ("m.tflite", "tflite", None),
+    ("m_fp16.tflite", "tflite", "fp16"),
+    ("m_dynamic.tflite", "tflite", "dynamic"),
+    ("m_int8.tflite", "tflite", "int8"),
+    ("m.onnx", "onnx", None),
+    ("saved_model", "saved_model", None),
+]
+
+
+def _targets(i):
+    """All three formats + int8 for every family; fp16 on even, dynamic-range on odd families (time budget)."""
+    skip = "m_dynamic.tflite" if i % 2 == 0 else "m_fp16.tflite"
+    if os.environ.get("KM_EXPORT_ALL_FAMILIES") == "1":
+        skip = None
+    return [t for t in ALL_TARGETS if t[0] != skip]
+
+
+def _calibrated(model, n=128):
+    """BatchNorm moving statistics := statistics of real images (a random net with realistic activations)."""
+    x = E._as_images(SAMPLE["x_train"][:n], E._input_shape(model), 0, "verify_data")
+    saved = []
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            saved.append((layer, layer.momentum))
+            layer.momentum = 0.0
+    model(x, training=True)
+    for layer, m in saved:
+        layer.momentum = m
+    return model
+
+
+def _ops(path):
+    it = Interpreter(model_path=str(path), experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+    return sorted({d["op_name"] for d in it._get_ops_details()})
+
+
+def _run_tflite(path, x):
+    it = Interpreter(model_path=str(path))
+    inp, out = it.get_input_details()[0], it.get_output_details()[0]
+    assert list(inp["shape_signature"])[0] == -1, "batch dimension is not dynamic"
+    it.resize_tensor_input(inp["index"], list(x.shape))
+    it.allocate_tensors()
+    it.set_tensor(inp["index"], x)
+    it.invoke()
+    return it.get_tensor(out["index"])
+
+
+def _run_onnx(path, x):
+    import onnxruntime as ort
+
+    s = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    assert not isinstance(s.get_inputs()[0].shape[0], int), "ONNX batch dimension is not dynamic"
+    return s.run(None, {s.get_inputs()[0].name: x})[0]
+
+
+def _assert_builtin_only(ops):
+    assert ops, "empty op list"
+    for op in ops:
+        assert op.isupper() and not op.startswith("FLEX") and op not in ("CUSTOM", "DELEGATE"), ops
+
+
+def _assert_clean_dir(d: Path):
+    leftovers = [p.name for p in d.iterdir() if p.name.startswith(".") or p.name.endswith(".tmp")]
+    assert not leftovers, leftovers
+
+
+# ---------------------------------------------------------------------------------------------- arguments
+def test_argument_errors(tmp_path):
+    model = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(2)])
+    with pytest.raises(ValueError, match=r"`format`.*'tflite', 'saved_model', 'onnx'"):
+        E.export(model, tmp_path / "m.x", format="coreml")
+    with pytest.raises(ValueError, match=r"`quantization`.*'fp16', 'dynamic', 'int8'"):
+        E.export(model, tmp_path / "m.tflite", quantization="int4")
+    with pytest.raises(ValueError, match=r"representative_data=.*cifar10_sample"):
+        E.export(model, tmp_path / "m.tflite", quantization="int8")
+    with pytest.raises(ValueError, match="only available for format='tflite'"):
+        E.export(model, tmp_path / "m.onnx", format="onnx", quantization="fp16")
+    assert not any(tmp_path.iterdir())
+
+
+# ------------------------------------------------------------------------------------- family x format
+def _family_params():
+    run_all = os.environ.get("KM_EXPORT_ALL_FAMILIES") == "1"
+    params = []
+    for i, (name, kw) in enumerate(FAMILIES):
+        owner = BACKENDS[i % len(BACKENDS)]
+        marks = [] if run_all or owner == backend() else [
+            pytest.mark.skip(reason=f"runs in the KERAS_BACKEND={owner} session (KM_EXPORT_ALL_FAMILIES=1 runs all)")
+        ]
+        params.append(pytest.param(i, name, kw, id=name, marks=marks))
+    return params
+
+
+@pytest.mark.parametrize("index,name,kwargs", _family_params())
+def test_family_exports_to_every_format(tmp_path, index, name, kwargs):
+    keras.utils.set_random_seed(1)
+    model = _calibrated(km.get_model(name, **kwargs))
+    shape = E._input_shape(model)
+    classes = model.outputs[0].shape[-1]
+    labels = CIFAR10_LABELS if classes == 10 else None
+    targets = _targets(index)
+    results = E.export_many(
+        model,
+        [dict(path=tmp_path / f, format=fmt, quantization=q) for f, fmt, q in targets],
+        representative_data=SAMPLE["x_train"][:32],
+        verify_data=SAMPLE["x_test"][:60],
+        labels=labels,
+        checks=RANDOM_MODEL_CHECKS,
+    )
+    by = {(r.format, r.quantization): r for r in results}
+    for (f, fmt, q), r in zip(targets, results):
+        assert Path(r.path) == tmp_path / f and (tmp_path / f).exists()
+        assert r.num_verify == 60 and 1 in r.batch_sizes and max(r.batch_sizes) > 1
+        assert r.source_backend == backend()
+        side = json.loads(Path(r.sidecar).read_text())
+        assert side["input"]["shape"] == [None, *shape] and side["input"]["range"] == [0.0, 255.0]
+        assert side["labels"] == labels and side["format"] == fmt and side["quantization"] == q
+        assert side["verification"]["max_abs_error"] == pytest.approx(r.max_abs_error)
+    # fp32 artifacts: the real bound
+    for key in [("tflite", None), ("onnx", None), ("saved_model", None)]:
+        assert by[key].max_abs_error <= 1e-4, (key, by[key].max_abs_error)
+    if ("tflite", "fp16") in by:
+        assert by[("tflite", "fp16")].max_abs_error_probs <= RANDOM_MODEL_CHECKS["fp16_max_abs_error"]
+    if ("tflite", "dynamic") in by:
+        assert by[("tflite", "dynamic")].top1_agreement >= RANDOM_MODEL_CHECKS["dynamic_min_top1_agreement"]
+    assert by[("tflite", "int8")].top1_agreement >= RANDOM_MODEL_CHECKS["int8_min_top1_agreement"]
+    # builtin ops only, quantized graphs really quantized
+    for f, fmt, q in targets:
+        if fmt == "tflite":
+            ops = _ops(tmp_path / f)
+            _assert_builtin_only(ops)
+            assert tuple(ops) == by[(fmt, q)].tflite_ops
+    assert "QUANTIZE" in _ops(tmp_path / "m_int8.tflite")
+    assert (tmp_path / "m_int8.tflite").stat().st_size < 0.5 * (tmp_path / "m.tflite").stat().st_size
+    # dynamic batch, independently of the exporter's own check: batch 1 and batch 3
+    x = SAMPLE["x_test"][200:203].astype("float32")
+    x = E._as_images(x, shape, 0, "verify_data")
+    ref = np.asarray(model.predict(x, verbose=0))
+    for b in (1, 3):
+        np.testing.assert_allclose(_run_tflite(tmp_path / "m.tflite", x[:b]), ref[:b], atol=1e-4, rtol=0)
+        np.testing.assert_allclose(_run_onnx(tmp_path / "m.onnx", x[:b]), ref[:b], atol=1e-4, rtol=0)
+    if backend() == "tensorflow":
+        import tensorflow as tf
+
+        loaded = tf.saved_model.load(str(tmp_path / "saved_model"))
+        np.testing.assert_allclose(np.asarray(loaded.serve(tf.constant(x))), ref, atol=1e-4, rtol=0)
+    _assert_clean_dir(tmp_path)
+
+
+# --------------------------------------------------------------------------- trained on the active backend
+def test_trained_one_step_exports_to_tflite_and_matches(tmp_path):
+    """One optimiser step on the active backend (JAX / torch: converted in a TF subprocess), then TFLite + ONNX."""
+    keras.utils.set_random_seed(2)
+    model = km.get_model("mobilenet_v3_small", input_shape=(32, 32, 3), alpha=0.5, classes=10, classifier_activation=None)
+    model.compile(keras.optimizers.SGD(0.05), keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    before = [np.array(w) for w in model.get_weights()[:2]]
+    model.train_on_batch(SAMPLE["x_train"][:32].astype("float32"), SAMPLE["y_train"][:32])
+    assert any(not np.allclose(a, np.array(b)) for a, b in zip(before, model.get_weights()[:2]))
+    results = E.export_many(
+        model, [dict(path=tmp_path / "m.tflite"), dict(path=tmp_path / "m.onnx", format="onnx")], labels=CIFAR10_LABELS,
+        num_verify=200,
+    )
+    for r in results:
+        assert r.source_backend == backend() and r.num_verify == 200
+        assert r.max_abs_error <= 1e-4 and r.top1_agreement == 1.0
+    _assert_builtin_only(_ops(tmp_path / "m.tflite"))
+    assert "HARD_SWISH" in _ops(tmp_path / "m.tflite")
+    x = SAMPLE["x_test"][500:503].astype("float32")
+    ref = np.asarray(keras.ops.convert_to_numpy(model(x, training=False)))  # the active backend's numbers
+    for b in (1, 3):
+        np.testing.assert_allclose(_run_tflite(tmp_path / "m.tflite", x[:b]), ref[:b], atol=1e-4, rtol=0)
+        np.testing.assert_allclose(_run_onnx(tmp_path / "m.onnx", x[:b]), ref[:b], atol=1e-4, rtol=0)
+    _assert_clean_dir(tmp_path)
+
+
+def test_failed_verification_leaves_no_file(tmp_path):
+    keras.utils.set_random_seed(3)
+    model = _calibrated(km.get_model("mobilenet_v1", input_shape=(32, 32, 3), alpha=0.25, classes=10))
+    target = tmp_path / "m.tflite"
+    with pytest.raises(E.ExportVerificationError, match="max_abs_error"):
+        E.export(model, target, verify_data=SAMPLE["x_test"][:20], checks={"fp32_max_abs_error": -1.0})
+    assert not any(tmp_path.iterdir()), list(tmp_path.iterdir())  # neither the model nor the sidecar nor a temp file
+    # an existing file is not replaced by a failing export
+    target.write_bytes(b"old")
+    with pytest.raises(E.ExportVerificationError):
+        E.export(model, target, format="onnx", verify_data=SAMPLE["x_test"][:20], checks={"fp32_max_abs_error": -1.0})
+    assert target.read_bytes() == b"old" and sorted(p.name for p in tmp_path.iterdir()) == ["m.tflite"]
+
+
+# --------------------------------------------------------------------------------------- trained model
+def _trained_cifar10_model():
+    for p in sorted((REPO / "saved_models").glob("*cifar10*.keras")):
+        return p
+    return None
+
+
+@pytest.mark.skipif(_trained_cifar10_model() is None, reason="no trained CIFAR-10 model in saved_models/ yet")
+@pytest.mark.skipif(backend() != "tensorflow", reason="TensorFlow session only (same converter on every backend)")
+def test_trained_model_int8(tmp_path):
+    r = E.export(
+        str(_trained_cifar10_model()), tmp_path / "m_int8.tflite", quantization="int8",
+        representative_data="cifar10_sample", labels=CIFAR10_LABELS,
+    )  # default checks: top-1 agreement with fp32 >= 98 % on 500 CIFAR-10 test images
+    assert r.num_verify == 500 and r.top1_agreement >= 0.98
+    r16 = E.export(str(_trained_cifar10_model()), tmp_path / "m_fp16.tflite", quantization="fp16")
+    assert r16.max_abs_error_probs <= 1e-2
