@@ -42,6 +42,8 @@ __all__ = [
     "count_params",
     "randomize_batchnorm_",
     "torch_reference_output",
+    "randomize_for_parity_",
+    "keras_parity",
     "keras_name",
     "copy_torch_to_keras",
     "WeightTransferError",
@@ -809,9 +811,30 @@ def randomize_batchnorm_(model: nn.Module, seed: int = 0) -> nn.Module:
 
 
 @torch.no_grad()
+def randomize_for_parity_(model: nn.Module, seed: int = 0) -> nn.Module:
+    """:func:`randomize_batchnorm_` plus O(1)-scale Linear weights and non-zero biases.
+
+    The seed-001 V3 family initialises every Linear with N(0, 0.001) and torchvision's head uses N(0, 0.01),
+    which makes the logits ~1e-4 and an absolute 1e-4 parity tolerance meaningless; this rescales them.
+    """
+    randomize_batchnorm_(model, seed)
+    g = torch.Generator().manual_seed(seed + 1)
+    for m in model.modules():
+        if isinstance(m, nn.Linear):
+            bound = 1.0 / math.sqrt(m.in_features)
+            m.weight.copy_((torch.rand(m.weight.shape, generator=g) * 2 - 1) * bound)
+        if isinstance(m, (nn.Linear, nn.Conv2d)) and m.bias is not None:
+            m.bias.copy_(torch.randn(m.bias.shape, generator=g) * 0.1)
+    return model
+
+
+@torch.no_grad()
 def torch_reference_output(name_or_model, x_nhwc: np.ndarray, seed: int = 0, num_classes=None,
                            randomize_bn: bool = True):
     """Eval-mode output of a reference model for an NHWC float input (already normalised).
+
+    A model given by name is built with ``seed`` and randomised with :func:`randomize_for_parity_`
+    (``randomize_bn=False`` keeps the source initialisation); a given module is used as is.
 
     Returns ``(output_numpy, model)`` so the same model can be copied into Keras.
     """
@@ -820,7 +843,7 @@ def torch_reference_output(name_or_model, x_nhwc: np.ndarray, seed: int = 0, num
     else:
         model = build(name_or_model, num_classes=num_classes, seed=seed)
         if randomize_bn:
-            randomize_batchnorm_(model, seed)
+            randomize_for_parity_(model, seed)
     model.eval()
     x = torch.from_numpy(np.ascontiguousarray(np.asarray(x_nhwc, dtype=np.float32).transpose(0, 3, 1, 2)))
     out = model(x)
@@ -963,3 +986,34 @@ def copy_torch_to_keras(torch_model: nn.Module, keras_model, strict: bool = True
     if errors:
         raise WeightTransferError("weight conversion failed:\n  " + "\n  ".join(errors))
     return copied
+
+
+def keras_parity(name: str, batch: int = 2, seed: int = 0, num_classes: int | None = None,
+                 keras_model=None) -> dict:
+    """Build torch reference + Keras model ``name``, copy the weights, compare eval-mode outputs.
+
+    The Keras model is ``keras_mobilenets.get_model(name, include_preprocessing=False,
+    classifier_activation=None)`` (the torch references output logits; seed 002 keeps its softmax layer
+    in both).  Input: N(0, 1) NHWC at the model's training size.  Returns a dict with ``max_abs_diff``,
+    ``max_abs_ref`` and the copied layer names.
+    """
+    import keras
+
+    base, suffix_classes = _canonical(name)
+    kw = {"include_preprocessing": False}
+    if base != "mobilenet_v1_julia_a0.1_cifar100":
+        kw["classifier_activation"] = None
+    classes = num_classes or suffix_classes
+    if keras_model is None:
+        import keras_mobilenets
+
+        if classes is not None and suffix_classes is None:
+            kw["classes"] = classes
+        keras_model = keras_mobilenets.get_model(name, **kw)
+    tmodel = randomize_for_parity_(build(name, num_classes=classes, seed=seed), seed)
+    copied = copy_torch_to_keras(tmodel, keras_model)
+    x = np.random.default_rng(seed).normal(size=(batch,) + INPUT_SHAPES[base]).astype("float32")
+    ref, _ = torch_reference_output(tmodel, x)
+    got = np.asarray(keras_model.predict_on_batch(x))  # one compiled call (eager JAX op-by-op is slow)
+    return {"name": name, "max_abs_diff": float(np.abs(got - ref).max()), "max_abs_ref": float(np.abs(ref).max()),
+            "copied": copied, "backend": keras.backend.backend()}
