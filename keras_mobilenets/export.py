@@ -370,19 +370,33 @@ def _tflite_bytes(model, quantization, representative, scratch: str, notes: list
     return conv.convert(), "tf.lite.TFLiteConverter"
 
 
+def _onnx_inputs(path: str) -> list[str]:
+    import onnx  # noqa: PLC0415
+
+    g = onnx.load(path, load_external_data=False).graph
+    inits = {i.name for i in g.initializer}
+    return [i.name for i in g.input if i.name not in inits]
+
+
 def _onnx_file(model, path: str, input_shape, engine: str, opset: int | None, notes: list) -> str:
-    errors = []
     if engine in ("auto", "keras"):
         try:
             model.export(path, format="onnx", verbose=False, opset_version=opset)
-            return "keras.Model.export(format='onnx') (tf2onnx)"
+            extra = _onnx_inputs(path)[1:]
+            if not extra:
+                return "keras.Model.export(format='onnx') (tf2onnx)"
+            # captured constants (e.g. a Normalization layer's mean / variance) became graph inputs
+            msg = f"keras ONNX export left constants as graph inputs {extra[:2]}"
         except Exception as exc:
-            if engine == "keras":
-                raise
-            errors.append(f"keras export failed: {type(exc).__name__}: {str(exc)[:200]}")
-            notes.append(errors[-1])
+            msg = f"keras ONNX export failed: {type(exc).__name__}: {str(exc)[:200]}"
+        if engine == "keras":
+            raise ExportVerificationError(f"export: {msg}; use onnx_engine='tf2onnx'.")
+        notes.append(msg + "; used tf2onnx on the frozen graph")
+        if os.path.exists(path):
+            os.remove(path)
     tf = _tf()
     import tf2onnx  # noqa: PLC0415
+    from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2  # noqa: PLC0415
 
     try:  # tf2onnx 1.17 predates numpy 2; keras ships the compatibility patch
         from keras.src.export.tf2onnx_lib import patch_tf2onnx  # noqa: PLC0415
@@ -390,14 +404,20 @@ def _onnx_file(model, path: str, input_shape, engine: str, opset: int | None, no
         patch_tf2onnx()
     except Exception:
         pass
-    spec = [tf.TensorSpec((None, *input_shape), tf.float32, name="input")]
+    spec = tf.TensorSpec((None, *input_shape), tf.float32, name="input")
 
-    @tf.function(input_signature=spec)
+    @tf.function(input_signature=[spec])
     def serve(x):
         return model(x, training=False)
 
-    tf2onnx.convert.from_function(serve, input_signature=spec, opset=opset or 17, output_path=path)
-    return "tf2onnx.convert.from_function"
+    # freeze variables *and* captured eager constants into the graph, then convert the GraphDef
+    frozen = convert_variables_to_constants_v2(serve.get_concrete_function())
+    inputs = [t.name for t in frozen.inputs if t.dtype != tf.resource]
+    outputs = [t.name for t in frozen.outputs]
+    tf2onnx.convert.from_graph_def(
+        frozen.graph.as_graph_def(), input_names=inputs, output_names=outputs, opset=opset or 17, output_path=path
+    )
+    return "tf2onnx.convert.from_graph_def (frozen tf.function)"
 
 
 # ------------------------------------------------------------------------------------------ runtimes

@@ -77,6 +77,13 @@ def _calibrated(model, n=128):
     model(x, training=True)
     for layer, m in saved:
         layer.momentum = m
+    # A class margin: scale the classifier so the logits' spread is ~4 (tiny Dense inits otherwise give
+    # near-uniform softmax outputs whose argmax is a tie-break, meaningless for agreement checks).
+    head = [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)][-1]
+    feats = keras.ops.convert_to_numpy(keras.Model(model.inputs, head.input)(x[:64], training=False))
+    kernel, *bias = head.get_weights()
+    z = feats.reshape(len(feats), -1) @ kernel
+    head.set_weights([kernel * (4.0 / max(float(z.std(axis=-1).mean()), 1e-12)), *bias])
     return model
 
 
