@@ -850,3 +850,60 @@ def _worker_main(job_file: str) -> int:
             json.dumps({"error": {"type": type(exc).__name__, "message": str(exc), "traceback": traceback.format_exc()}})
         )
         return 1
+
+
+# ------------------------------------------------------------------------------------------------- CLI
+def add_cli_arguments(parser) -> None:
+    """Arguments of the ``keras-mobilenets export`` subcommand (wire with ``set_defaults(func=run_cli)``)."""
+    parser.add_argument("model", help="a .keras file or a registry model name (random init unless --weights)")
+    parser.add_argument("output", help="target .tflite / .onnx file or SavedModel directory")
+    parser.add_argument("--format", default=None, choices=FORMATS, help="default: from the output suffix")
+    parser.add_argument("--quantization", default=None, choices=[q for q in QUANTIZATIONS if q])
+    parser.add_argument("--weights", default=None, help="weights for a registry model name (see get_model)")
+    parser.add_argument(
+        "--representative-data", default=None,
+        help=f"calibration images for int8: an .npz/.npy file (x_train or the first array) or {SAMPLE_NAME!r}",
+    )
+    parser.add_argument("--verify-data", default=None, help="verification images (.npz/.npy); default: shipped sample")
+    parser.add_argument("--labels", default=None, help="a text file with one class name per line, or 'cifar10'")
+    parser.add_argument("--num-verify", type=int, default=DEFAULT_NUM_VERIFY)
+    parser.add_argument("--onnx-engine", default="auto", choices=ONNX_ENGINES)
+
+
+def _load_images_arg(value, prefer):
+    if value is None or value == SAMPLE_NAME:
+        return value
+    if value.endswith(".npz"):
+        with np.load(value) as d:
+            return d[prefer] if prefer in d.files else d[d.files[0]]
+    return np.load(value)
+
+
+def run_cli(args) -> ExportResult:
+    fmt = args.format
+    if fmt is None:
+        suffix = Path(args.output).suffix.lower()
+        fmt = {".tflite": "tflite", ".onnx": "onnx"}.get(suffix, "saved_model")
+    model = args.model
+    if not str(model).endswith(".keras"):
+        import keras_mobilenets as km  # noqa: PLC0415
+
+        model = km.get_model(model, weights=args.weights)
+    labels = args.labels
+    if labels == "cifar10":
+        labels = _sample_class_names()
+    elif labels:
+        labels = [ln.strip() for ln in Path(labels).read_text().splitlines() if ln.strip()]
+    result = export(
+        model,
+        args.output,
+        format=fmt,
+        quantization=args.quantization,
+        representative_data=_load_images_arg(args.representative_data, "x_train"),
+        verify_data=_load_images_arg(args.verify_data, "x_test"),
+        labels=labels,
+        num_verify=args.num_verify,
+        onnx_engine=args.onnx_engine,
+    )
+    print(json.dumps(result.to_dict(), indent=2))
+    return result
