@@ -75,6 +75,7 @@ class TrainConfig:
     distribute: bool = _f(False, "data-parallel over all local devices (JAX DataParallel / TF MirroredStrategy)")
     tensorboard: bool = _f(True, "write TensorBoard logs (scalars + sample augmented images)")
     verbose: int = _f(1, "0 = silent, 1 = progress bar, 2 = one line per epoch")
+    run_eagerly: bool = _f(False, "no graph compilation / jit (debugging, and the fast few-step tests)")
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)

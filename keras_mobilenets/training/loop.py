@@ -167,6 +167,9 @@ def fit(config: TrainConfig, extra_callbacks=()) -> dict:
         info, model = _build_model(c, image_size, outputs)
 
         eval_bs = c.eval_batch_size or max(c.batch_size, 100)
+        if c.distribute:  # equal, divisible batches on every device: drop the partial last batch
+            eval_bs = min(eval_bs, len(splits.x_test)) // n_dev * n_dev
+            _check(eval_bs >= n_dev, "test_subset", f"needs at least {n_dev} test examples with --distribute")
         if keypoints:
             resize = c.resize or round(image_size * 256 / 224)
             train_ds, test_ds, spe = kdata.keypoint_datasets(
@@ -193,7 +196,7 @@ def fit(config: TrainConfig, extra_callbacks=()) -> dict:
         else:
             loss = keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=c.label_smoothing)
             metrics = [keras.metrics.CategoricalAccuracy(name="accuracy")]
-        model.compile(optimizer=optimizer, loss=loss, metrics=metrics)
+        model.compile(optimizer=optimizer, loss=loss, metrics=metrics, run_eagerly=c.run_eagerly)
 
     # ---- every argument is valid: only now touch the file system
     monitor = c.monitor or ("val_avg_pixel_diff" if keypoints else "val_accuracy")

@@ -6,7 +6,7 @@ import keras
 from keras import ops
 
 
-@keras.saving.register_keras_serializable(package="keras_mobilenets")
+@keras.saving.register_keras_serializable(package="keras_mobilenets.training")
 class AvgPixelDiff(keras.metrics.Metric):
     """Average keypoint error in pixels ("Avg PixelDiff", write-up 004).
 

@@ -23,7 +23,7 @@ def _replicas_in_sync() -> int:
     return ctx.num_replicas_in_sync if ctx is not None else 1
 
 
-@keras.saving.register_keras_serializable(package="keras_mobilenets")
+@keras.saving.register_keras_serializable(package="keras_mobilenets.training")
 class SGDW(keras.optimizers.SGD):
     """SGD with PyTorch-style coupled L2: ``g ← g + l2·w`` for every trainable variable, before momentum.
 
@@ -56,4 +56,4 @@ def reset_slots(optimizer) -> None:
         keep.add(id(optimizer._learning_rate))
     for v in optimizer.variables:
         if id(v) not in keep:
-            v.assign(ops.zeros_like(v))
+            v.assign(ops.zeros(v.shape, v.dtype))

@@ -13,7 +13,7 @@ import math
 import keras
 from keras import ops
 
-_register = keras.saving.register_keras_serializable(package="keras_mobilenets")
+_register = keras.saving.register_keras_serializable(package="keras_mobilenets.training")
 
 
 class _EpochSchedule(keras.optimizers.schedules.LearningRateSchedule):
