@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 import keras
 from keras import layers
 
+from keras_mobilenets import initializers as init
 from keras_mobilenets.layers import ChannelReplicate, ChannelShuffle, HardSigmoid, HardSwish
 
 ACTIVATIONS = ("relu", "relu6", "hard_swish", "hard_sigmoid", "sigmoid", None)
@@ -71,30 +72,30 @@ TORCH = Style(bn_eps=1e-5, bn_momentum=0.9, padding="symmetric", init="torch", d
 # ----------------------------------------------------------------------------------------------- initialisers
 def conv_initializer(style, kernel, cin_per_group):
     if style.init == "torch":  # U(+-1/sqrt(fan_in)) = VarianceScaling(1/3, fan_in, uniform)
-        return keras.initializers.VarianceScaling(1.0 / 3.0, "fan_in", "uniform")
+        return init.VarianceScaling(1.0 / 3.0, "fan_in", "uniform")
     if style.init == "he_fan_out":
-        return keras.initializers.VarianceScaling(2.0, "fan_out", "untruncated_normal")
-    return keras.initializers.GlorotUniform()
+        return init.VarianceScaling(2.0, "fan_out", "untruncated_normal")
+    return init.GlorotUniform()
 
 
 def depthwise_initializer(style, kernel):
     # Keras sees a depthwise kernel (k, k, C, 1) with fan_in = k*k*C, fan_out = k*k: the torch fans swapped.
     if style.init == "torch":  # torch fan_in = k*k
-        return keras.initializers.RandomUniform(-1.0 / kernel, 1.0 / kernel)
+        return init.RandomUniform(-1.0 / kernel, 1.0 / kernel)
     if style.init == "he_fan_out":  # torch fan_out = C*k*k = Keras fan_in
-        return keras.initializers.VarianceScaling(2.0, "fan_in", "untruncated_normal")
-    return keras.initializers.GlorotUniform()
+        return init.VarianceScaling(2.0, "fan_in", "untruncated_normal")
+    return init.GlorotUniform()
 
 
 def dense_initializers(style, fan_in):
     """(kernel, bias) initialisers for a Dense (or 1x1 conv on a pooled vector) with ``fan_in`` inputs."""
-    init = style.dense_init
-    if isinstance(init, (int, float)):
-        return keras.initializers.RandomNormal(0.0, float(init)), "zeros"
-    if init == "torch":
+    kind = style.dense_init
+    if isinstance(kind, (int, float)):
+        return init.RandomNormal(0.0, float(kind)), init.ZEROS
+    if kind == "torch":
         bound = 1.0 / math.sqrt(fan_in)
-        return keras.initializers.RandomUniform(-bound, bound), keras.initializers.RandomUniform(-bound, bound)
-    return keras.initializers.GlorotUniform(), "zeros"
+        return init.RandomUniform(-bound, bound), init.RandomUniform(-bound, bound)
+    return init.GlorotUniform(), init.ZEROS
 
 
 # ------------------------------------------------------------------------------------------------- primitives
@@ -115,12 +116,14 @@ def activation(x, kind, name):
     raise ValueError(f"activation must be one of {ACTIVATIONS}, got {kind!r}.")
 
 
-def batch_norm(x, style, name, gamma_initializer="ones", beta_initializer="zeros"):
+def batch_norm(x, style, name, gamma_initializer=None, beta_initializer=None):
     return layers.BatchNormalization(
         epsilon=style.bn_eps,
         momentum=style.bn_momentum,
-        gamma_initializer=gamma_initializer,
-        beta_initializer=beta_initializer,
+        gamma_initializer=gamma_initializer or init.ONES,
+        beta_initializer=beta_initializer or init.ZEROS,
+        moving_mean_initializer=init.ZEROS,
+        moving_variance_initializer=init.ONES,
         name=name,
     )(x)
 
@@ -141,10 +144,10 @@ def conv(x, filters, kernel, stride, style, name, groups=1, use_bias=False):
     """Conv2D with source-framework padding (no BN)."""
     cin = x.shape[-1]
     x, padding = _pad(x, kernel, stride, style, name)
-    bias_init = "zeros"
+    bias_init = init.ZEROS
     if use_bias and style.init == "torch":
         bound = 1.0 / math.sqrt(cin // groups * kernel * kernel)
-        bias_init = keras.initializers.RandomUniform(-bound, bound)
+        bias_init = init.RandomUniform(-bound, bound)
     return layers.Conv2D(
         filters,
         kernel,
@@ -296,7 +299,7 @@ def inverted_residual(
     project_bn=True,
     shortcut="identity",
     shortcut_offset=0,
-    expand_bn_init=("ones", "zeros"),
+    expand_bn_init=(None, None),
 ):
     """MobileNetV2/V3 inverted residual block and the write-ups' cheap-operation variants.
 

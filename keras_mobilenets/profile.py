@@ -84,6 +84,11 @@ def profile(model: keras.Model) -> Profile:
     """Trainable / non-trainable / total params and MACs + FLOPs (all conventions) per layer and in total."""
     if not isinstance(model, keras.Model) or not model.built:
         raise ValueError("profile(model): `model` must be a built keras.Model (e.g. from keras_mobilenets.get_model).")
+    if any(d is None for d in model.input_shape[1:]):
+        raise ValueError(
+            f"profile(model): the input shape {model.input_shape} has unknown dimensions; build the model with a "
+            "static `input_shape=(height, width, channels)`."
+        )
     rows, macs, bn, pool_in, pool_thop = [], 0, 0, 0, 0
     for layer in model.layers:
         if not hasattr(layer, "output") or isinstance(layer, keras.layers.InputLayer):

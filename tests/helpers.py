@@ -36,3 +36,16 @@ def run_python(code: str, backend: str, timeout: float = 900, cwd: str | os.Path
     if proc.returncode != 0:
         raise AssertionError(f"subprocess under {backend} failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
     return proc.stdout
+
+
+def randomize_batchnorm(model, seed=0):
+    """Give every BatchNorm non-trivial moving statistics and affine parameters (so parity tests cover them)."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            c = layer.gamma.shape[0]
+            layer.set_weights([rng.uniform(0.5, 1.5, c), rng.normal(0, 0.1, c), rng.normal(0, 0.1, c),
+                               rng.uniform(0.5, 1.5, c)])
+    return model

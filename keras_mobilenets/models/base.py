@@ -83,7 +83,10 @@ def check_common(name, alpha=1.0, include_top=True, classes=1000, pooling=None, 
                 )
 
 
-def make_input(input_shape, default_shape, input_tensor=None, name="input"):
+def make_input(input_shape, default_shape, input_tensor=None, include_top=True, name="input"):
+    """The model input; like keras.applications, a headless model without `input_shape` takes any H x W."""
+    if input_shape is None and not include_top:
+        default_shape = (None, None, default_shape[-1])
     if input_tensor is not None:
         if not keras.backend.is_keras_tensor(input_tensor):
             return layers.Input(tensor=input_tensor, name=name)

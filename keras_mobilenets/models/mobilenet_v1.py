@@ -50,7 +50,7 @@ def build_v1(spec: V1Spec, name, input_shape=None, alpha=1.0, depth_multiplier=1
     total_stride = spec.stem_stride * 2 ** sum(s == 2 for _, s in spec.blocks)
     base.check_common(name, alpha, include_top, classes, pooling, weights, classifier_activation, dropout_rate,
                       input_shape, min_size=total_stride)
-    inputs = base.make_input(input_shape, spec.default_shape, input_tensor)
+    inputs = base.make_input(input_shape, spec.default_shape, input_tensor, include_top)
     x = base.preprocess(inputs, spec.preprocessing if include_preprocessing else None)
     stem = stem_channels or spec.scale(spec.stem, alpha)
     x = blocks.conv_bn_act(x, stem, 3, spec.stem_stride, spec.act, spec.style, "stem_conv", "stem_bn")

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import keras
-
 from keras_mobilenets import blocks
+from keras_mobilenets import initializers as init
 from keras_mobilenets.models import base
 
 # (t, c, n, s) stages.
@@ -32,7 +31,7 @@ class V2Spec:
     always_expand: bool = False  # a 1x1 expansion conv even for t=1 (write-ups 000 and 001)
     expansion: str = "conv"  # see blocks.inverted_residual
     expand_act: bool = True
-    expand_bn_init: tuple = ("ones", "zeros")
+    expand_bn_init: tuple = (None, None)  # (gamma, beta) initialisers of the expansion BN; None = 1, 0
     project_bn: bool = True
     shortcut: str = "identity"
     shortcut_offsets: dict = field(default_factory=dict)  # block index -> first channel of a partial copy
@@ -53,7 +52,7 @@ def build_v2(spec: V2Spec, name, input_shape=None, alpha=1.0, include_top=True, 
     total_stride = spec.stem_stride * 2 ** sum(s == 2 for *_, s in spec.stages)
     base.check_common(name, alpha, include_top, classes, pooling, weights, classifier_activation, dropout_rate,
                       input_shape, min_size=total_stride)
-    inputs = base.make_input(input_shape, spec.default_shape, input_tensor)
+    inputs = base.make_input(input_shape, spec.default_shape, input_tensor, include_top)
     x = base.preprocess(inputs, spec.preprocessing if include_preprocessing else None)
     x = blocks.conv_bn_act(x, blocks.make_divisible(32 * alpha, 8), 3, spec.stem_stride, spec.act, spec.style,
                            "stem_conv", "stem_bn")
@@ -99,7 +98,7 @@ CHEAP_V2 = V2Spec(
 
 # Write-up 003 (dorsalstream blog): variants a-d. The "random affine" BN init is gamma, beta ~ U(0, 1)
 # (the blog does not say; PyTorch 0.3's BN drew gamma from U(0, 1)).
-RANDOM_AFFINE = (keras.initializers.RandomUniform(0.0, 1.0), keras.initializers.RandomUniform(0.0, 1.0))
+RANDOM_AFFINE = (init.RandomUniform(0.0, 1.0), init.RandomUniform(0.0, 1.0))
 BLOG = {
     "a": V2Spec(BLOG_STAGES, stem_stride=1, style=blocks.TORCH, default_shape=(32, 32, 3), preprocessing="cifar10"),
 }

@@ -109,7 +109,7 @@ def build_v3(spec: V3Spec, name, input_shape=None, alpha=1.0, minimalistic=False
     total_stride = spec.stem_stride * 2 ** sum(r[5] == 2 for r in spec.rows)
     base.check_common(name, alpha, include_top, classes, pooling, weights, classifier_activation, dropout_rate,
                       input_shape, min_size=total_stride)
-    inputs = base.make_input(input_shape, spec.default_shape, input_tensor)
+    inputs = base.make_input(input_shape, spec.default_shape, input_tensor, include_top)
     x = base.preprocess(inputs, spec.preprocessing if include_preprocessing else None)
     x = _stem(x, spec, alpha, RE if minimalistic else spec.stem_act)
     table_in = spec.stem

@@ -1,0 +1,247 @@
+"""Architecture tests: parameter / MAC / FLOP counts, shapes, serialisation, errors. Run under every backend."""
+
+import math
+
+import keras
+import numpy as np
+import pytest
+
+import keras_mobilenets as km
+from tests.helpers import other_backends, randomize_batchnorm, run_python
+
+# ----------------------------------------------------------------------------------------------------------
+# SPECS.md reference numbers: name -> (params = Keras trainable, Keras total, MACs, (convention, FLOPs) or None)
+SPECS = {
+    "mobilenet_v1_cifar10_baseline": (3_217_226, 3_239_114, 46_354_432, ("fvcore", 48_412_672)),
+    "mobilenet_v2_cifar10_chen": (2_237_770, 2_271_946, 297_521_664, ("fvcore", 319_015_424)),
+    "custom_mobilenet_cifar10": (1_001_642, 1_016_874, 25_552_896, ("fvcore", 28_374_016)),
+    "custom_mobilenet_cifar10_stem32_readme": (1_002_218, 1_017_450, None, ("fvcore", 28_963_840)),
+    "mobilenet_v2_cifar100": (2_412_212, 2_447_300, 91_270_144, None),
+    "cheap_v2_cifar100": (1_173_732, 1_191_076, 43_887_616, None),
+    "mobilenet_v3_large_cifar100": (4_321_948, 4_346_348, 66_572_384, None),
+    "cheap_v3_cifar100": (1_803_076, 1_818_132, 46_478_272, None),
+    "cheap_v3_shuffle_cifar100": (1_414_411, 1_429_473, 46_516_192, None),
+    "cheap_v3_reuse_shuffle6_cifar100": (1_752_715, 1_769_977, 59_656_752, None),
+    "cheap_v3g_cifar10": (1_657_441, 1_674_703, 62_356_176, None),
+    "mobilenet_v3_large_imagenet": (5_474_848, 5_499_248, 216_587_936, None),
+    "cheap_v3_reuse_shuffle6_imagenet": (3_698_848, 3_716_128, 217_487_088, None),
+    "cv3k_imagenet": (4_366_044, 4_391_232, 171_289_712, None),
+    "v3_reuse6_shuffle6_ol_imagenet": (4_395_984, 4_415_400, 204_935_888, None),
+    "mobilenet_v1_julia_a0.1_cifar100": (71_004, 73_872, 249_500, None),
+    "mbv2_blog_a_cifar10": (2_236_682, 2_270_794, 265_691_648, None),
+    "mbv2_blog_b_cifar10": (1_484_810, 1_518_922, 155_197_952, None),
+    "mbv2_blog_c_cifar10": (1_481_802, 1_512_906, 155_197_952, None),
+    "mbv2_blog_d_cifar10": (1_417_322, 1_437_226, 145_152_512, None),
+    "mbv2_blog_a_cifar100": (2_351_972, 2_386_084, None, None),
+    "mbv2_blog_b_cifar100": (1_600_100, 1_634_212, None, None),
+    "mbv2_blog_c_cifar100": (1_597_092, 1_628_196, None, None),
+    "mbv2_blog_d_cifar100": (1_532_612, 1_552_516, None, None),
+    "mobilenet_v3_small_42": (1_560_906, 1_573_018, 55_529_408, ("thop", 122_993_904)),
+}
+WRITEUP_MODELS = [n for n in km.list_models() if km.get_info(n).source != "standard"]
+
+
+def test_every_writeup_model_has_a_spec_row():
+    assert sorted(WRITEUP_MODELS) == sorted(SPECS)
+
+
+@pytest.mark.parametrize("name", sorted(SPECS))
+def test_counts_match_specs(name):
+    params, total, macs, flops = SPECS[name]
+    model = km.get_model(name)
+    prof = km.profile(model)
+    assert prof.trainable == params
+    assert prof.total == total == model.count_params()
+    assert prof.non_trainable == total - params
+    if macs is not None:
+        assert prof.macs == macs
+    if flops is not None:
+        convention, value = flops
+        assert prof[convention] == value
+    info = km.get_info(name)  # the registry (README, CLI) carries the same numbers
+    assert (info.params, info.total_params) == (params, total)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# keras.applications parity (weights=None, same arguments).
+APPS = (
+    [("MobileNet", "MobileNetV1", {"alpha": a}) for a in (0.25, 0.5, 0.75, 1.0)]
+    + [("MobileNetV2", "MobileNetV2", {"alpha": a}) for a in (0.35, 0.5, 0.75, 1.0, 1.3, 1.4)]
+    + [(k, k, {"alpha": a, "minimalistic": m}) for k in ("MobileNetV3Small", "MobileNetV3Large")
+       for a in (0.75, 1.0) for m in (False, True)]
+)
+
+
+def _trainable(model):
+    return sum(math.prod(w.shape) for w in model.trainable_weights)
+
+
+@pytest.mark.parametrize("ref_name,our_name,kwargs", APPS, ids=[f"{a}-{k}" for a, _, k in APPS])
+def test_keras_applications_param_parity(ref_name, our_name, kwargs):
+    for include_top in (True, False) if kwargs["alpha"] == 1.0 else (True,):
+        ref = getattr(keras.applications, ref_name)(weights=None, include_top=include_top, **kwargs)
+        ours = getattr(km, our_name)(include_top=include_top, **kwargs)
+        assert ours.count_params() == ref.count_params()
+        assert _trainable(ours) == _trainable(ref)
+        assert ours.output_shape == ref.output_shape
+
+
+# ----------------------------------------------------------------------------------------------------------
+STANDARD = ["mobilenet_v1", "mobilenet_v2", "mobilenet_v3_small", "mobilenet_v3_large"]
+
+
+@pytest.mark.parametrize("name", STANDARD)
+@pytest.mark.parametrize("include_top,pooling", [(True, None), (False, None), (False, "avg"), (False, "max")])
+def test_forward_shapes(name, include_top, pooling):
+    model = km.get_model(name, input_shape=(64, 64, 3), include_top=include_top, pooling=pooling, classes=7,
+                         alpha=0.5 if name != "mobilenet_v1" else 0.25)
+    x = np.random.default_rng(0).uniform(0, 255, (2, 64, 64, 3)).astype("float32")
+    y = keras.ops.convert_to_numpy(model(x, training=False))
+    if include_top:
+        assert y.shape == (2, 7)
+        np.testing.assert_allclose(y.sum(-1), 1.0, rtol=1e-5)  # softmax head
+    elif pooling:
+        assert y.shape == (2, model.output_shape[-1])
+    else:
+        assert y.shape[:3] == (2, 2, 2)  # total stride 32
+
+
+def test_minimalistic_has_no_se_and_relu_only():
+    model = km.MobileNetV3Small(input_shape=(32, 32, 3), minimalistic=True)
+    kinds = {type(layer).__name__ for layer in model.layers}
+    assert "HardSwish" not in kinds and "Multiply" not in kinds
+
+
+# ----------------------------------------------------------------------------------------------------------
+def _sample(shape, n=2, seed=0):
+    return np.random.default_rng(seed).uniform(0, 255, (n, *shape)).astype("float32")
+
+
+@pytest.mark.parametrize("name", ["custom_mobilenet_cifar10", "cheap_v3_reuse_shuffle6_cifar100",
+                                  "cv3k_imagenet", "mbv2_blog_d_cifar10", "mobilenet_v3_small"])
+def test_keras_save_load_identical(name, tmp_path):
+    model = km.get_model(name, input_shape=(32, 32, 3))
+    x = _sample((32, 32, 3))
+    path = tmp_path / "m.keras"
+    model.save(path)
+    loaded = keras.saving.load_model(path, safe_mode=True)
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(model(x)), keras.ops.convert_to_numpy(loaded(x)))
+
+
+def test_no_lambda_layers_anywhere():
+    for name in km.list_models():
+        model = km.get_model(name, input_shape=(32, 32, 3))
+        assert not [layer for layer in model.layers if isinstance(layer, keras.layers.Lambda)], name
+
+
+CROSS = ["cheap_v3_reuse_shuffle6_cifar100", "cv3k_imagenet", "custom_mobilenet_cifar10", "mobilenet_v3_small_42"]
+
+
+def test_saved_model_loads_on_other_backends(tmp_path):
+    """A .keras saved under this backend reloads under the other two with outputs equal to <= 1e-5."""
+    x = _sample((32, 32, 3), n=3)
+    np.save(tmp_path / "x.npy", x)
+    for i, name in enumerate(CROSS):
+        keras.utils.set_random_seed(i)
+        model = randomize_batchnorm(km.get_model(name, input_shape=(32, 32, 3)), seed=i)
+        model.save(tmp_path / f"{name}.keras")
+        np.save(tmp_path / f"{name}.npy", keras.ops.convert_to_numpy(model(x, training=False)))
+    code = f"""
+        import numpy as np, keras, keras_mobilenets
+        x = np.load(r"{tmp_path}/x.npy")
+        for name in {CROSS!r}:
+            m = keras.saving.load_model(r"{tmp_path}/" + name + ".keras", safe_mode=True)
+            ref = np.load(r"{tmp_path}/" + name + ".npy")
+            err = float(np.abs(keras.ops.convert_to_numpy(m(x, training=False)) - ref).max())
+            print(name, err)
+            assert err <= 1e-5, (name, err)
+    """
+    for other in other_backends():
+        out = run_python(code, other)
+        assert len(out.strip().splitlines()) == len(CROSS)
+
+
+# ----------------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "call,match",
+    [
+        (lambda: km.MobileNetV2(alpha=0), "`alpha` must be a number > 0"),
+        (lambda: km.MobileNetV1(alpha=-1.0), "`alpha`"),
+        (lambda: km.MobileNetV3Small(input_shape=(16, 16, 3)), r"`input_shape` .* too small .* >= 32"),
+        (lambda: km.get_model("custom_mobilenet_cifar10", input_shape=(8, 8, 3)), r"`input_shape`.*>= 16"),
+        (lambda: km.MobileNetV2(include_top=False, pooling="mean"), r"`pooling` must be one of \(None, 'avg', 'max'\)"),
+        (lambda: km.MobileNetV2(classes=0), "`classes` must be a positive int"),
+        (lambda: km.get_model("mobilenet_v3_small_42", classes="ten"), "`classes`"),
+        (lambda: km.MobileNetV1(weights="imagenet"), "`weights='imagenet'`.*load_weights"),
+        (lambda: km.get_model("mobilenet_v3_smal"), r"Unknown model name 'mobilenet_v3_smal'.*Closest: mobilenet_v3_small"),
+        (lambda: km.get_model("cheap_v3_cifar"), r"Closest:.*cheap_v3_cifar100"),
+        (lambda: km.MobileNetV3Large(dropout_rate=1.5), "`dropout_rate` must be in"),
+        (lambda: km.MobileNetV1(depth_multiplier=0), "`depth_multiplier`"),
+        (lambda: km.list_models(source="005"), "`source` must be one of"),
+        (lambda: km.profile("not a model"), "`model` must be a built keras.Model"),
+    ],
+)
+def test_bad_input_raises_clear_value_error(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
+def test_registry_lists_and_resolves_aliases():
+    names = km.list_models()
+    assert len(names) == len(set(names)) == 29
+    assert set(STANDARD) <= set(names)
+    assert km.list_models(source="003") == [f"mbv2_blog_{v}_cifar{c}" for v in "abcd" for c in (10, 100)]
+    alias = km.get_model("cheap_v3_8_cifar100")
+    assert alias.count_params() == SPECS["cheap_v3_shuffle_cifar100"][1]
+
+
+def test_registry_defaults_can_be_overridden():
+    model = km.get_model("custom_mobilenet_cifar10", classes=100)
+    assert model.output_shape == (None, 100)
+    # only the classifier changes: 512 * 90 + 90 more weights
+    assert model.count_params() - SPECS["custom_mobilenet_cifar10"][1] == 512 * 90 + 90
+
+
+def test_profile_per_layer_rows_sum_to_totals():
+    prof = km.profile(km.get_model("mobilenet_v3_small_42"))
+    assert sum(r.macs for r in prof.layers) == prof.macs
+    assert sum(r.params for r in prof.layers) == prof.total
+    assert sum(r.flops["thop"] for r in prof.layers) == prof["thop"]
+    assert "total params 1,573,018" in prof.table()
+
+
+def test_writeup004_torchsummary_rows():
+    """Walk the Keras model in torch module order and reproduce the seed's 161-row torchsummary listing."""
+    from pathlib import Path
+
+    rows = [line.split("\t") for line in (Path(__file__).parent / "data/seed004_torchsummary.tsv").read_text().splitlines()]
+    model = km.get_model("mobilenet_v3_small_42")
+    kinds = {"Conv2D": "Conv2d", "DepthwiseConv2D": "Conv2d", "BatchNormalization": "BatchNorm2d",
+             "HardSwish": "Hardswish", "ReLU": "ReLU", "GlobalAveragePooling2D": "AdaptiveAvgPool2d",
+             "HardSigmoid": "Hardsigmoid", "Multiply": "SqueezeExcitation", "Dense": "Linear", "Dropout": "Dropout"}
+    ours, block = [], None
+
+    def close_block():
+        if block is not None:
+            ours.append(("InvertedResidual", (last_shape[2], last_shape[0], last_shape[1]), 0))
+
+    for layer in model.layers:
+        prefix = layer.name.split("_")[0] if layer.name.startswith("block") else None
+        if prefix != block:
+            close_block()
+            block = prefix
+        kind = type(layer).__name__
+        shape = tuple(layer.output.shape[1:])
+        last_shape = shape
+        if kind not in kinds:
+            continue
+        if kind == "GlobalAveragePooling2D" and len(shape) == 1:  # nn.AdaptiveAvgPool2d keeps 1x1 dims
+            shape = (1, 1, shape[0])
+        torch_shape = (shape[2], shape[0], shape[1]) if len(shape) == 3 else shape
+        ours.append((kinds[kind], torch_shape, _trainable(layer)))  # torchsummary: no BN running stats
+    close_block()
+    assert len(ours) == len(rows) == 161
+    for i, ((kind, shape, params), (ref_name, ref_shape, ref_params)) in enumerate(zip(ours, rows), 1):
+        assert ref_name == f"{kind}-{i}"
+        assert [-1, *shape] == [int(v) for v in ref_shape.strip("[]").split(",")], ref_name
+        assert params == int(ref_params.replace(",", "")), ref_name
