@@ -1,0 +1,400 @@
+"""Training-step time: our Keras models (TF / JAX / torch backends) vs plain PyTorch references.
+
+For each write-up model at its training input size and batch size, the median wall time of one training step
+(forward + backward + SGD(momentum 0.9) update on a fixed in-memory batch, after warm-up) is measured for
+
+* plain PyTorch eager (NCHW), PyTorch eager ``channels_last``, ``torch.compile`` (inductor; failures are
+  recorded) -- the reference modules of ``benchmarks/torch_models.py``;
+* ``keras_mobilenets.get_model(name)`` compiled with ``jit_compile="auto"`` (XLA on TF, jit on JAX, eager
+  on the torch backend) and timed with ``model.train_on_batch``, one Keras backend per process.
+
+Every (model, configuration) runs in its own subprocess so that the peak RSS (``ru_maxrss``) belongs to that
+configuration alone.  Both sides: no weight decay (the comparison is about the step, not the recipe), BN
+and dropout in training mode, Keras models built with ``include_preprocessing=False`` and logits outputs
+(seed 002 keeps its softmax layer in both frameworks: its CE is applied to the softmax, as in the source).
+Loss: cross-entropy, except ``mobilenet_v3_small_42`` (a 42-value keypoint regressor) which uses MSE.
+
+Usage::
+
+    python benchmarks/train_step.py                                  # everything, default models
+    python benchmarks/train_step.py --models custom_mobilenet_cifar10 --steps 5 --warmup 2
+    KERAS_BACKEND=jax python benchmarks/train_step.py --keras-only --models mbv2_blog_a_cifar10
+    python benchmarks/train_step.py --torch-only --variants eager,compile --models cheap_v3_cifar100
+
+Writes ``benchmarks/results/train_step.json`` and ``benchmarks/results/train_step.md`` (parent mode only;
+``--keras-only`` / ``--torch-only`` print ``RESULT {json}`` lines).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+RESULTS = REPO / "benchmarks" / "results"
+
+# model -> (batch size, note); input size from torch_models.INPUT_SHAPES
+BATCH = {
+    "custom_mobilenet_cifar10": (500, "000-C recipe batch"),
+    "mobilenet_v2_cifar10_chen": (100, "000-B recipe batch"),
+    "mobilenet_v2_cifar100": (128, "001 README batch"),
+    "mbv2_blog_a_cifar10": (50, "003 recipe batch"),
+    "mobilenet_v1_julia_a0.1_cifar100": (128, "002 as coded uses batch 1 (pathological: BN on 1x1 maps of one "
+                                              "sample); 128 used here"),
+    "mobilenet_v3_small_42": (32, "004 batch not stated; 32 assumed"),
+    "cheap_v3_cifar100": (128, "001 README batch"),
+    # not in the default list, available through --models
+    "mobilenet_v1_cifar10_baseline": (100, "000-A recipe batch"),
+    "cheap_v2_cifar100": (128, "001 README batch"),
+    "mobilenet_v3_large_cifar100": (128, "001 README batch"),
+    "cheap_v3_shuffle_cifar100": (128, "001 README batch"),
+    "cheap_v3_reuse_shuffle6_cifar100": (128, "001 README batch"),
+    "mbv2_blog_b_cifar10": (50, "003 recipe batch"),
+    "mbv2_blog_c_cifar10": (50, "003 recipe batch"),
+    "mbv2_blog_d_cifar10": (50, "003 recipe batch"),
+}
+DEFAULT_MODELS = ["custom_mobilenet_cifar10", "mobilenet_v2_cifar10_chen", "mobilenet_v2_cifar100",
+                  "mbv2_blog_a_cifar10", "mobilenet_v1_julia_a0.1_cifar100", "mobilenet_v3_small_42",
+                  "cheap_v3_cifar100"]
+TORCH_VARIANTS = ("eager", "channels_last", "compile")
+KERAS_BACKENDS = ("tensorflow", "jax", "torch")
+LR = 0.01
+
+
+def _is_regression(name):
+    return name == "mobilenet_v3_small_42"
+
+
+def _peak_rss_mb():
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: KiB
+
+
+def _current_rss_mb():
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return None
+
+
+def _batch(name, batch, seed=0):
+    import numpy as np
+
+    sys.path.insert(0, str(REPO))
+    from benchmarks import torch_models as tm
+
+    base, suffix_classes = tm._canonical(name)
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(batch,) + tm.INPUT_SHAPES[base]).astype("float32")
+    n_out = suffix_classes or tm.DEFAULT_NUM_CLASSES[base]
+    if _is_regression(name):
+        y = rng.uniform(size=(batch, n_out)).astype("float32")
+    else:
+        y = rng.integers(0, n_out, size=(batch,)).astype("int64")
+    return x, y
+
+
+def _summary(times, warmup):
+    timed = times[warmup:]
+    return {
+        "median_s": statistics.median(timed),
+        "mean_s": statistics.fmean(timed),
+        "min_s": min(timed),
+        "max_s": max(timed),
+        "first_step_s": times[0],
+        "warmup_total_s": sum(times[:warmup]),
+        "timed_steps": len(timed),
+    }
+
+
+# ---------------------------------------------------------------------------------------------- torch side
+def run_torch(name, variant, batch, steps, warmup):
+    import torch
+    import torch.nn.functional as F
+
+    sys.path.insert(0, str(REPO))
+    from benchmarks import torch_models as tm
+
+    x_np, y_np = _batch(name, batch)
+    torch.manual_seed(0)
+    model = tm.build(name).train()
+    x = torch.from_numpy(x_np.transpose(0, 3, 1, 2).copy())
+    y = torch.from_numpy(y_np)
+    if variant in ("channels_last", "compile_channels_last"):
+        model = model.to(memory_format=torch.channels_last)
+        x = x.contiguous(memory_format=torch.channels_last)
+    opt = torch.optim.SGD(model.parameters(), lr=LR, momentum=0.9)
+    fwd = torch.compile(model) if variant.startswith("compile") else model
+    loss_fn = F.mse_loss if _is_regression(name) else F.cross_entropy
+    rss_build = _current_rss_mb()
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        loss = loss_fn(fwd(x), y)
+        loss.backward()
+        opt.step()
+        return loss.item()
+
+    times = []
+    for _ in range(warmup + steps):
+        t0 = time.perf_counter()
+        loss = step()
+        times.append(time.perf_counter() - t0)
+    res = _summary(times, warmup)
+    res.update(framework="torch", config=f"torch_{variant}", final_loss=loss, threads=torch.get_num_threads(),
+               torch_version=torch.__version__, rss_after_build_mb=rss_build)
+    return res
+
+
+# ---------------------------------------------------------------------------------------------- keras side
+def run_keras(name, batch, steps, warmup, jit_compile="auto"):
+    import keras
+
+    sys.path.insert(0, str(REPO))
+    import keras_mobilenets
+
+    x, y = _batch(name, batch)
+    keras.utils.set_random_seed(0)
+    kw = {"include_preprocessing": False}
+    if "julia" not in name:
+        kw["classifier_activation"] = None
+    model = keras_mobilenets.get_model(name, **kw)
+    if _is_regression(name):
+        loss = keras.losses.MeanSquaredError()
+    else:
+        loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    jit = "auto" if jit_compile == "auto" else jit_compile == "true"
+    model.compile(optimizer=keras.optimizers.SGD(learning_rate=LR, momentum=0.9), loss=loss, jit_compile=jit)
+    rss_build = _current_rss_mb()
+    times = []
+    for _ in range(warmup + steps):
+        t0 = time.perf_counter()
+        out = model.train_on_batch(x, y)  # returns numpy: synchronises
+        times.append(time.perf_counter() - t0)
+    res = _summary(times, warmup)
+    backend = keras.backend.backend()
+    res.update(framework="keras", config=f"keras_{backend}", final_loss=float(out), jit_compile=model.jit_compile,
+               keras_version=keras.__version__, rss_after_build_mb=rss_build)
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        res["tf_version"] = tf.__version__
+    elif backend == "jax":
+        import jax
+
+        res["jax_version"] = jax.__version__
+    return res
+
+
+def _child_main(args):
+    models = args.models
+    out = []
+    for name in models:
+        batch = args.batch or BATCH.get(name, (128, ""))[0]
+        if args.keras_only:
+            configs = [("keras", None)]
+        else:
+            configs = [("torch", v) for v in args.variants]
+        for kind, variant in configs:
+            base = {"model": name, "batch": batch, "steps": args.steps, "warmup": args.warmup}
+            try:
+                if kind == "keras":
+                    r = run_keras(name, batch, args.steps, args.warmup, args.keras_jit)
+                else:
+                    r = run_torch(name, variant, batch, args.steps, args.warmup)
+                r["status"] = "ok"
+            except Exception as e:  # record, do not abort the benchmark
+                import traceback
+
+                cfg = f"keras_{os.environ.get('KERAS_BACKEND', 'tensorflow')}" if kind == "keras" else f"torch_{variant}"
+                r = {"config": cfg, "framework": kind, "status": "failed",
+                     "error": f"{type(e).__name__}: {e}"[:2000], "traceback": traceback.format_exc()[-3000:]}
+            r.update(base)
+            r["peak_rss_mb"] = _peak_rss_mb()
+            print("RESULT " + json.dumps(r), flush=True)
+            out.append(r)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------- parent
+def _spawn(cmd_args, env_extra, timeout):
+    env = dict(os.environ, PYTHONPATH=str(REPO), TF_CPP_MIN_LOG_LEVEL="3", **env_extra)
+    t0 = time.time()
+    try:
+        proc = subprocess.run([sys.executable, str(Path(__file__).resolve())] + cmd_args, env=env, cwd=REPO,
+                              capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return None, f"timeout after {timeout} s", time.time() - t0
+    results = [json.loads(line[7:]) for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
+    err = None if proc.returncode == 0 else f"exit {proc.returncode}: {proc.stderr[-2000:]}"
+    return results, err, time.time() - t0
+
+
+def _fmt(v, digits=3):
+    return "—" if v is None else f"{v:.{digits}f}"
+
+
+def write_markdown(data, path):
+    res = data["results"]
+    configs = [f"torch_{v}" for v in TORCH_VARIANTS] + [f"keras_{b}" for b in KERAS_BACKENDS]
+    by = {(r["model"], r["config"]): r for r in res}
+    models = list(dict.fromkeys(r["model"] for r in res))
+    m = data["meta"]
+    lines = [
+        "# Training-step time: Keras (keras_mobilenets) vs plain PyTorch",
+        "",
+        f"Generated by `benchmarks/train_step.py` on {m['date']} ({m['platform']}, {m['cpu_count']} logical CPUs), "
+        f"{m['steps']} timed steps after {m['warmup']} warm-up steps, median seconds per step "
+        "(forward + backward + SGD momentum 0.9 update, fixed in-memory batch).",
+        "",
+        f"**Load caveat:** {m['load_note']} Load average before/after: {m['loadavg_start']} / {m['loadavg_end']}.",
+        "Treat the numbers as rough ratios, not absolute throughput.",
+        "",
+        "| model | batch | " + " | ".join(configs) + " | best torch | Keras TF / best | Keras JAX / best | Keras torch / best |",
+        "|---|---|" + "---|" * (len(configs) + 4),
+    ]
+    for model in models:
+        cells, meds = [], {}
+        batch = next(r["batch"] for r in res if r["model"] == model)
+        for c in configs:
+            r = by.get((model, c))
+            if r is None:
+                cells.append("n/r")
+            elif r.get("status") != "ok":
+                cells.append("failed" if r.get("status") == "failed" else r.get("status", "?"))
+            else:
+                meds[c] = r["median_s"]
+                cells.append(_fmt(r["median_s"]))
+        torch_meds = {c: v for c, v in meds.items() if c.startswith("torch_")}
+        best = min(torch_meds.items(), key=lambda kv: kv[1]) if torch_meds else None
+        ratios = []
+        for b in KERAS_BACKENDS:
+            k = meds.get(f"keras_{b}")
+            ratios.append("—" if (k is None or best is None) else f"{k / best[1]:.2f}")
+        best_cell = "—" if best is None else f"{_fmt(best[1])} ({best[0][6:]})"
+        lines.append(f"| {model} | {batch} | " + " | ".join(cells) + f" | {best_cell} | " + " | ".join(ratios) + " |")
+    lines += ["", "Peak RSS (MiB, whole process incl. framework imports; one process per cell):", "",
+              "| model | " + " | ".join(configs) + " |", "|---|" + "---|" * len(configs)]
+    for model in models:
+        cells = []
+        for c in configs:
+            r = by.get((model, c))
+            cells.append("n/r" if r is None or r.get("peak_rss_mb") is None else f"{r['peak_rss_mb']:.0f}")
+        lines.append(f"| {model} | " + " | ".join(cells) + " |")
+    lines += ["", "First step (s; includes tracing / XLA or inductor compilation):", "",
+              "| model | " + " | ".join(configs) + " |", "|---|" + "---|" * len(configs)]
+    for model in models:
+        cells = []
+        for c in configs:
+            r = by.get((model, c))
+            cells.append("n/r" if r is None or r.get("status") != "ok" else _fmt(r["first_step_s"], 1))
+        lines.append(f"| {model} | " + " | ".join(cells) + " |")
+    failures = [r for r in res if r.get("status") != "ok"]
+    if failures:
+        lines += ["", "Failures:", ""]
+        for r in failures:
+            lines.append(f"- {r['model']} / {r['config']}: {r.get('error', r.get('status'))[:300]}")
+    notes = sorted({(r["model"], BATCH.get(r["model"], (0, ""))[1]) for r in res})
+    lines += ["", "Notes:", "",
+              "- `n/r` = not run; `failed` = see Failures. Keras uses `jit_compile=\"auto\"` (XLA on TF, jit on JAX, "
+              "eager on the torch backend); torch `compile` = `torch.compile(model)` (inductor), optimizer step eager.",
+              "- No weight decay on either side; BN/dropout in training mode; CE loss (MSE for the 42-value "
+              "keypoint regressor mobilenet_v3_small_42); Keras models without the preprocessing layer.",
+              "- Ratio = Keras median / fastest PyTorch variant's median (> 1: Keras slower)."]
+    for model, note in notes:
+        if note:
+            lines.append(f"- {model}: batch — {note}.")
+    path.write_text("\n".join(lines) + "\n")
+
+
+def _parent_main(args):
+    import datetime
+
+    started = time.time()
+    load_start = os.getloadavg()
+    results = []
+    for name in args.models:
+        batch = args.batch or BATCH.get(name, (128, ""))[0]
+        common = ["--models", name, "--steps", str(args.steps), "--warmup", str(args.warmup), "--batch", str(batch)]
+        jobs = []
+        if not args.skip_torch:
+            jobs += [(["--torch-only", "--variants", v], {}, f"torch_{v}") for v in args.variants]
+        if not args.skip_keras:
+            jobs += [(["--keras-only", "--keras-jit", args.keras_jit], {"KERAS_BACKEND": b}, f"keras_{b}")
+                     for b in args.backends]
+        for extra, env, cfg in jobs:
+            rs, err, wall = _spawn(common + extra, env, args.timeout)
+            if not rs:
+                rs = [{"model": name, "batch": batch, "config": cfg, "framework": cfg.split("_")[0],
+                       "status": "timeout" if err and err.startswith("timeout") else "failed", "error": err}]
+            for r in rs:
+                r["process_wall_s"] = wall
+                results.append(r)
+                med = r.get("median_s")
+                print(f"{name:38s} {r['config']:20s} {r['status']:8s} "
+                      f"median {'-' if med is None else f'{med:.4f}'} s  peak RSS {r.get('peak_rss_mb') or 0:.0f} MiB",
+                      flush=True)
+    import torch
+
+    meta = {
+        "date": datetime.datetime.now().strftime("%Y-%m-%d %H:%M"),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "cpu_count": os.cpu_count(),
+        "torch": torch.__version__,
+        "steps": args.steps,
+        "warmup": args.warmup,
+        "loadavg_start": [round(v, 2) for v in load_start],
+        "loadavg_end": [round(v, 2) for v in os.getloadavg()],
+        "wall_s": round(time.time() - started, 1),
+        "load_note": args.load_note,
+        "batches": {m: BATCH.get(m, (args.batch, ""))[0] if not args.batch else args.batch for m in args.models},
+    }
+    data = {"meta": meta, "results": results}
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    out = Path(args.out)
+    out.write_text(json.dumps(data, indent=1) + "\n")
+    write_markdown(data, out.with_suffix(".md"))
+    print(f"wrote {out} and {out.with_suffix('.md')}")
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--models", type=lambda s: s.split(","), default=DEFAULT_MODELS,
+                   help="comma-separated registry names (default: the seven write-up training configurations)")
+    p.add_argument("--steps", type=int, default=20, help="timed steps")
+    p.add_argument("--warmup", type=int, default=3, help="untimed warm-up steps (compilation happens here)")
+    p.add_argument("--batch", type=int, default=None, help="override every model's batch size")
+    p.add_argument("--variants", type=lambda s: s.split(","), default=list(TORCH_VARIANTS),
+                   help="torch variants: eager,channels_last,compile (compile_channels_last also accepted)")
+    p.add_argument("--backends", type=lambda s: s.split(","), default=list(KERAS_BACKENDS))
+    p.add_argument("--keras-jit", default="auto", choices=["auto", "true", "false"])
+    p.add_argument("--keras-only", action="store_true", help="child mode: time the Keras model on $KERAS_BACKEND")
+    p.add_argument("--torch-only", action="store_true", help="child mode: time the PyTorch references")
+    p.add_argument("--skip-torch", action="store_true")
+    p.add_argument("--skip-keras", action="store_true")
+    p.add_argument("--timeout", type=float, default=1800, help="per-subprocess timeout (s)")
+    p.add_argument("--out", default=str(RESULTS / "train_step.json"))
+    p.add_argument("--load-note", default="timed on a 2-core machine shared with other jobs; other processes "
+                   "were competing for the CPUs during the run.")
+    args = p.parse_args(argv)
+    if args.keras_only or args.torch_only:
+        _child_main(args)
+    else:
+        _parent_main(args)
+
+
+if __name__ == "__main__":
+    main()
