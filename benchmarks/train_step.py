@@ -246,6 +246,14 @@ def _fmt(v, digits=3):
     return "—" if v is None else f"{v:.{digits}f}"
 
 
+def _resolved_jit(res):
+    seen = {}
+    for r in res:
+        if r.get("framework") == "keras" and r.get("status") == "ok":
+            seen.setdefault(r["config"][6:], set()).add(str(r.get("jit_compile")))
+    return ", ".join(f"{b}={'/'.join(sorted(v))}" for b, v in seen.items()) or "n/a"
+
+
 def write_markdown(data, path):
     res = data["results"]
     configs = [f"torch_{v}" for v in TORCH_VARIANTS] + [f"keras_{b}" for b in KERAS_BACKENDS]
@@ -307,9 +315,12 @@ def write_markdown(data, path):
         for r in failures:
             lines.append(f"- {r['model']} / {r['config']}: {r.get('error', r.get('status'))[:300]}")
     notes = sorted({(r["model"], BATCH.get(r["model"], (0, ""))[1]) for r in res})
+    if not m.get("complete", True):
+        lines += ["", "**Partial run** (not every requested model finished)."]
     lines += ["", "Notes:", "",
-              "- `n/r` = not run; `failed` = see Failures. Keras uses `jit_compile=\"auto\"` (XLA on TF, jit on JAX, "
-              "eager on the torch backend); torch `compile` = `torch.compile(model)` (inductor), optimizer step eager.",
+              "- `n/r` = not run; `failed` = see Failures. Keras: `model.compile(jit_compile=...)` with the value "
+              f"given by `--keras-jit` (resolved `model.jit_compile` per backend: {_resolved_jit(res)}); "
+              "torch `compile` = `torch.compile(model)` (inductor), optimizer step eager.",
               "- No weight decay on either side; BN/dropout in training mode; CE loss (MSE for the 42-value "
               "keypoint regressor mobilenet_v3_small_42); Keras models without the preprocessing layer.",
               "- Ratio = Keras median / fastest PyTorch variant's median (> 1: Keras slower)."]
@@ -319,9 +330,35 @@ def write_markdown(data, path):
     path.write_text("\n".join(lines) + "\n")
 
 
-def _parent_main(args):
+def _write(args, results, started, load_start):
     import datetime
 
+    import torch
+
+    meta = {
+        "date": datetime.datetime.now().strftime("%Y-%m-%d %H:%M"),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "cpu_count": os.cpu_count(),
+        "torch": torch.__version__,
+        "steps": args.steps,
+        "warmup": args.warmup,
+        "loadavg_start": [round(v, 2) for v in load_start],
+        "loadavg_end": [round(v, 2) for v in os.getloadavg()],
+        "wall_s": round(time.time() - started, 1),
+        "load_note": args.load_note,
+        "batches": {m: args.batch or BATCH.get(m, (128, ""))[0] for m in args.models},
+        "complete": len({r["model"] for r in results}) == len(args.models),
+    }
+    data = {"meta": meta, "results": results}
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(data, indent=1) + "\n")
+    write_markdown(data, out.with_suffix(".md"))
+    return out
+
+
+def _parent_main(args):
     started = time.time()
     load_start = os.getloadavg()
     results = []
@@ -346,27 +383,7 @@ def _parent_main(args):
                 print(f"{name:38s} {r['config']:20s} {r['status']:8s} "
                       f"median {'-' if med is None else f'{med:.4f}'} s  peak RSS {r.get('peak_rss_mb') or 0:.0f} MiB",
                       flush=True)
-    import torch
-
-    meta = {
-        "date": datetime.datetime.now().strftime("%Y-%m-%d %H:%M"),
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "cpu_count": os.cpu_count(),
-        "torch": torch.__version__,
-        "steps": args.steps,
-        "warmup": args.warmup,
-        "loadavg_start": [round(v, 2) for v in load_start],
-        "loadavg_end": [round(v, 2) for v in os.getloadavg()],
-        "wall_s": round(time.time() - started, 1),
-        "load_note": args.load_note,
-        "batches": {m: BATCH.get(m, (args.batch, ""))[0] if not args.batch else args.batch for m in args.models},
-    }
-    data = {"meta": meta, "results": results}
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    out = Path(args.out)
-    out.write_text(json.dumps(data, indent=1) + "\n")
-    write_markdown(data, out.with_suffix(".md"))
+        out = _write(args, results, started, load_start)  # after every model: partial results survive
     print(f"wrote {out} and {out.with_suffix('.md')}")
 
 

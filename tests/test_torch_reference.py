@@ -195,7 +195,6 @@ def _tiny_keras(rename=None):
 
 
 def test_copy_torch_to_keras_tiny_parity():
-
     torch.manual_seed(0)
     tmodel = tm.randomize_batchnorm_(_Tiny(), seed=1).eval()
     kmodel = _tiny_keras()
