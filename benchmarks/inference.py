@@ -18,6 +18,7 @@ Writes ``benchmarks/results/inference.json`` and the markdown table ``benchmarks
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import platform
@@ -65,7 +66,7 @@ def _timeit(fn, x, runs, warmup) -> dict:
 
 
 def _image(shape):
-    from keras_mobilenets import export as E
+    E = importlib.import_module("keras_mobilenets.export")
 
     return E._as_images(E._sample("test")[:1], shape, 0, "verify_data")
 
@@ -79,7 +80,7 @@ def keras_worker(models, runs, warmup, threads):
     import keras
 
     import keras_mobilenets as km
-    from keras_mobilenets import export as E
+    E = importlib.import_module("keras_mobilenets.export")
 
     b = keras.backend.backend()
     if b == "tensorflow":
@@ -127,7 +128,7 @@ def _export_and_time(name, args, workdir) -> tuple[dict, dict]:
     import keras
 
     import keras_mobilenets as km
-    from keras_mobilenets import export as E
+    E = importlib.import_module("keras_mobilenets.export")
 
     keras.utils.set_random_seed(0)
     model = km.get_model(name, **_model_kwargs(name))

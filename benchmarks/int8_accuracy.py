@@ -12,6 +12,7 @@ markdown table.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import platform
 import sys
@@ -39,7 +40,7 @@ def main(argv=None):
     import keras
 
     import keras_mobilenets  # noqa: F401  (custom layers)
-    from keras_mobilenets import export as E
+    E = importlib.import_module("keras_mobilenets.export")
 
     data = np.load(args.data)
     x_test, y_test = data["x_test"], data["y_test"].astype("int64").ravel()
