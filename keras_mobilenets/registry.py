@@ -172,9 +172,9 @@ def get_model(name, weights=None, **kwargs):
     the name of a dataset a model in ``saved_models/`` was trained on (e.g. ``"cifar10"``).
     """
     info = get_info(name)
-    model = info.build(**{**info.defaults, **kwargs})
-    if weights is not None:
-        from keras_mobilenets import pretrained
+    if weights is None:
+        return info.build(**{**info.defaults, **kwargs})
+    from keras_mobilenets import pretrained
 
-        pretrained.load_into(model, info.name, weights)
-    return model
+    model = info.build(**{**info.defaults, **pretrained.build_kwargs(info.name, weights), **kwargs})
+    return pretrained.load_into(model, info.name, weights)

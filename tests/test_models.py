@@ -76,14 +76,48 @@ def _trainable(model):
     return sum(math.prod(w.shape) for w in model.trainable_weights)
 
 
-@pytest.mark.parametrize("ref_name,our_name,kwargs", APPS, ids=[f"{a}-{k}" for a, _, k in APPS])
-def test_keras_applications_param_parity(ref_name, our_name, kwargs):
-    for include_top in (True, False) if kwargs["alpha"] == 1.0 else (True,):
-        ref = getattr(keras.applications, ref_name)(weights=None, include_top=include_top, **kwargs)
-        ours = getattr(km, our_name)(include_top=include_top, **kwargs)
-        assert ours.count_params() == ref.count_params()
-        assert _trainable(ours) == _trainable(ref)
-        assert ours.output_shape == ref.output_shape
+_APPS_CODE = """
+import json, math, keras
+out = []
+for ref_name, kwargs, include_top in CASES:
+    m = getattr(keras.applications, ref_name)(weights=None, include_top=include_top, **kwargs)
+    out.append([m.count_params(), sum(math.prod(w.shape) for w in m.trainable_weights), list(m.output_shape)])
+print(json.dumps(out))
+"""
+
+
+def _cases():
+    return [(ref, ours, kw, top) for ref, ours, kw in APPS for top in ((True, False) if kw["alpha"] == 1.0 else (True,))]
+
+
+@pytest.fixture(scope="module")
+def keras_applications_counts():
+    """(total, trainable, output shape) of each keras.applications reference, built on TensorFlow.
+
+    Keras' own initialisers compile an XLA program per weight shape on JAX (minutes for 28 models), so on
+    the other backends the references are built once in a TensorFlow subprocess.
+    """
+    cases = [(ref, kw, top) for ref, _, kw, top in _cases()]
+    code = f"CASES = {cases!r}\n" + _APPS_CODE
+    import json
+
+    if keras.backend.backend() == "tensorflow":
+        out = {}
+        exec(compile(code.replace("print(json.dumps(out))", "RESULT = out"), "<apps>", "exec"), out)
+        rows = out["RESULT"]
+    else:
+        rows = json.loads(run_python(code, "tensorflow").strip().splitlines()[-1])
+    return {(ref, repr(kw), top): tuple(row[:2]) + (tuple(row[2]),) for (ref, kw, top), row in zip(cases, rows)}
+
+
+@pytest.mark.parametrize("ref_name,our_name,kwargs,include_top", _cases(),
+                         ids=[f"{a}-{k}-top{t}" for a, _, k, t in _cases()])
+def test_keras_applications_param_parity(keras_applications_counts, ref_name, our_name, kwargs, include_top):
+    total, trainable, shape = keras_applications_counts[(ref_name, repr(kwargs), include_top)]
+    ours = getattr(km, our_name)(include_top=include_top, **kwargs)
+    assert ours.count_params() == total
+    assert _trainable(ours) == trainable
+    assert ours.output_shape == shape
 
 
 # ----------------------------------------------------------------------------------------------------------

@@ -1,0 +1,3 @@
+from keras_mobilenets.cli import main
+
+raise SystemExit(main())

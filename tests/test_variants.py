@@ -1,0 +1,93 @@
+"""Every registered variant builds, trains one step, saves and reloads on the active backend."""
+
+import keras
+import numpy as np
+import pytest
+
+import keras_mobilenets as km
+from keras_mobilenets.layers import ChannelReplicate, ChannelShuffle
+
+
+@pytest.mark.parametrize("name", km.list_models())
+def test_builds_trains_one_step_saves_and_reloads(name, tmp_path):
+    keras.utils.set_random_seed(0)
+    model = km.get_model(name, input_shape=(32, 32, 3), classes=5, classifier_activation=None)
+    x = np.random.default_rng(0).uniform(0, 255, (4, 32, 32, 3)).astype("float32")
+    y = np.arange(4) % 5
+    # One step, eagerly on TensorFlow (tracing a tf.function costs more than the step); JAX jit-compiles.
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                  run_eagerly=keras.backend.backend() == "tensorflow")
+    before = {w.path: keras.ops.convert_to_numpy(w).copy() for w in model.trainable_weights}
+    loss = model.train_on_batch(x, y)
+    assert np.isfinite(loss)
+    moved = {w.path for w in model.trainable_weights if not np.array_equal(before[w.path], keras.ops.convert_to_numpy(w))}
+    # Deep BN gammas of a freshly initialised net can get updates below float32 resolution of 1.0; everything
+    # else, and in particular the stem and the classifier, must move.
+    assert len(moved) >= 0.9 * len(before), sorted(set(before) - moved)
+    assert {"stem_conv/kernel", "predictions/kernel", "predictions/bias"} <= moved
+    path = tmp_path / f"{name}.keras"
+    model.save(path)
+    loaded = keras.saving.load_model(path, safe_mode=True)
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(loaded(x, training=False)), keras.ops.convert_to_numpy(model(x, training=False)),
+        rtol=0, atol=1e-6,
+    )
+
+
+# ------------------------------------------------------------------------------------------ custom layers
+def test_channel_replicate_orders_channels_like_the_sources():
+    x = np.arange(2 * 1 * 1 * 4, dtype="float32").reshape(2, 1, 1, 4)
+    tile = keras.ops.convert_to_numpy(ChannelReplicate(ratio=2.5)(x))
+    assert tile.shape == (2, 1, 1, 10)
+    np.testing.assert_array_equal(tile[0, 0, 0], [0, 1, 2, 3, 0, 1, 2, 3, 0, 1])  # j mod C
+    part = keras.ops.convert_to_numpy(ChannelReplicate(out_channels=6, offset=2)(x))
+    np.testing.assert_array_equal(part[1, 0, 0], [4, 5, 6, 7, 6, 7])  # concat[x, x[:, 2:4]]
+    first = keras.ops.convert_to_numpy(ChannelReplicate(out_channels=3)(x))
+    np.testing.assert_array_equal(first[0, 0, 0], [0, 1, 2])  # "first C' channels" shortcut
+
+
+def test_channel_shuffle_matches_reshape_transpose_definition():
+    x = np.arange(12, dtype="float32").reshape(1, 1, 1, 12)
+    out = keras.ops.convert_to_numpy(ChannelShuffle(3)(x))[0, 0, 0]
+    np.testing.assert_array_equal(out, x.reshape(3, 4).T.reshape(12))
+    np.testing.assert_array_equal(out[:6], [0, 4, 8, 1, 5, 9])
+
+
+@pytest.mark.parametrize(
+    "call,match",
+    [
+        (lambda: ChannelReplicate(), "exactly one of `out_channels`"),
+        (lambda: ChannelReplicate(ratio=-1), "`ratio` must be > 0"),
+        (lambda: ChannelReplicate(ratio=1.3)(keras.Input((4, 4, 4))), "not an integer"),
+        (lambda: ChannelReplicate(out_channels=7, offset=2)(keras.Input((4, 4, 4))), "choose `offset` <= 1"),
+        (lambda: ChannelShuffle(0), "`groups` must be a positive int"),
+        (lambda: ChannelShuffle(5)(keras.Input((4, 4, 12))), "not divisible by groups=5"),
+    ],
+)
+def test_custom_layer_errors(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
+def test_custom_layers_round_trip_their_config():
+    for layer in (ChannelReplicate(ratio=1.5, offset=1, name="r"), ChannelShuffle(6, name="s")):
+        clone = type(layer).from_config(layer.get_config())
+        assert clone.get_config() == layer.get_config()
+
+
+def test_initialisers_follow_the_porting_rules():
+    """torch kaiming_normal_(fan_out) on a depthwise kernel: std = sqrt(2 / (k*k*C)) (SPECS porting rule 4)."""
+    keras.utils.set_random_seed(1)
+    model = km.get_model("custom_mobilenet_cifar10")
+    dw = keras.ops.convert_to_numpy(model.get_layer("block20_dw").kernel)  # 3x3 depthwise on 256 channels
+    np.testing.assert_allclose(dw.std(), np.sqrt(2 / (9 * 256)), rtol=0.1)
+    pw = keras.ops.convert_to_numpy(model.get_layer("block20_project").kernel)  # 1x1 256 -> 512, fan_out 512
+    np.testing.assert_allclose(pw.std(), np.sqrt(2 / 512), rtol=0.05)
+    fc = keras.ops.convert_to_numpy(model.get_layer("predictions").kernel)
+    np.testing.assert_allclose(fc.std(), 0.01, rtol=0.1)
+    torch_default = km.get_model("mobilenet_v1_cifar10_baseline")
+    dw = keras.ops.convert_to_numpy(torch_default.get_layer("block0_dw").kernel)
+    assert dw.min() >= -1 / 3 and dw.max() <= 1 / 3 and dw.max() > 0.3  # U(-1/k, 1/k), k = 3
+    affine = km.get_model("mbv2_blog_b_cifar10").get_layer("block1_expand_bn")
+    gamma = keras.ops.convert_to_numpy(affine.gamma)
+    assert 0 <= gamma.min() and gamma.max() <= 1 and gamma.std() > 0.2  # random affine U(0, 1)
