@@ -78,7 +78,9 @@ def main(argv=None):
     p.add_argument("--all-layers", action="store_true")
     p.set_defaults(func=_profile)
     sub.add_parser("train", help="train: `keras-mobilenets train --recipe w000_custom_mobilenet [--epochs 5 ...]`")
-    from keras_mobilenets import export as export_module
+    import importlib
+
+    export_module = importlib.import_module("keras_mobilenets.export")  # the package re-exports the function
 
     p = sub.add_parser("export", help="verified SavedModel / TFLite / ONNX export")
     export_module.add_cli_arguments(p)
