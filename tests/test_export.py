@@ -51,8 +51,12 @@ RANDOM_MODEL_CHECKS = {  # sanity bounds for untrained networks (see module docs
 }
 # Default run (time budget): these families in the TensorFlow session -- hard-swish + SE, residual V1,
 # tile / shuffle / Normalization, standard V1. KM_EXPORT_ALL_FAMILIES=1 runs all 12 in any session.
-DEFAULT_FAMILIES = ("mobilenet_v3_small", "custom_mobilenet_cifar10", "cheap_v3_reuse_shuffle6_cifar100",
-                    "mobilenet_v1")
+DEFAULT_FAMILIES = {  # the conversion is the same TF path from every backend; the families are spread over them
+    "tensorflow": ("mobilenet_v1", "custom_mobilenet_cifar10", "mobilenet_v3_small", "mobilenet_v2",
+                   "cheap_v3_reuse_shuffle6_cifar100", "mbv2_blog_d_cifar10"),
+    "jax": ("mobilenet_v3_small_42", "cv3k_imagenet"),
+    "torch": ("cheap_v2_cifar100", "mobilenet_v2_cifar10_chen"),
+}
 ALL_TARGETS = [
     ("m.tflite", "tflite", None),
     ("m_fp16.tflite", "tflite", "fp16"),
@@ -146,11 +150,8 @@ def _family_params():
     run_all = os.environ.get("KM_EXPORT_ALL_FAMILIES") == "1"
     params = []
     for i, (name, kw) in enumerate(FAMILIES):
-        default = name in DEFAULT_FAMILIES and backend() == "tensorflow"
-        marks = [] if run_all or default else [
-            pytest.mark.skip(reason="full family matrix: KM_EXPORT_ALL_FAMILIES=1 (default: 4 families, TF session)")
-        ]
-        params.append(pytest.param(i, name, kw, id=name, marks=marks))
+        if run_all or name in DEFAULT_FAMILIES[backend()]:
+            params.append(pytest.param(i, name, kw, id=name))
     return params
 
 
@@ -252,14 +253,14 @@ def test_failed_verification_leaves_no_file(tmp_path):
 
 # --------------------------------------------------------------------------------------- trained model
 def _trained_cifar10_model():
-    for p in sorted((REPO / "saved_models").glob("*cifar10*.keras")):
+    for p in sorted((REPO / "saved_models").glob("*cifar10*/model.keras")):
         return p
     return None
 
 
-@pytest.mark.skipif(_trained_cifar10_model() is None, reason="no trained CIFAR-10 model in saved_models/ yet")
-@pytest.mark.skipif(backend() != "tensorflow", reason="TensorFlow session only (same converter on every backend)")
 def test_trained_model_int8(tmp_path):
+    """The real int8 bound on a shipped, trained CIFAR-10 model (exported from the active backend)."""
+    assert _trained_cifar10_model() is not None, "saved_models/ must ship a trained CIFAR-10 model"
     r = E.export(
         str(_trained_cifar10_model()), tmp_path / "m_int8.tflite", quantization="int8",
         representative_data="cifar10_sample", labels=CIFAR10_LABELS,
