@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Trains the models shipped in saved_models/ (run from the repo root, TF backend).
+set -x
+export KERAS_BACKEND=tensorflow TF_CPP_MIN_LOG_LEVEL=3 PYTHONPATH=.
+.venv/bin/python recipes/w000_custom_mobilenet.py --data ../shared/data/cifar10.npz --epochs 12 --lr-gamma 0.75 \
+  --restart-from-best-at 0 --time-budget 2400 --run-dir runs/ship/custom_mobilenet_cifar10 --verbose 2
+.venv/bin/python recipes/w002_julia_v1.py --data ../shared/data/cifar10.npz --batch-size 128 --epochs 12 \
+  --no-double-softmax --time-budget 600 --run-dir runs/ship/mobilenet_v1_julia_a0.1_cifar10 --verbose 2
