@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Trains the models shipped in saved_models/ (run from the repo root, TF backend).
+# Trains the models shipped in saved_models/ (run from the repo root, TF backend), then
+# `python scripts/ship_model.py runs/ship/<name> --command "..."` packs each into saved_models/<name>/.
 set -x
 export KERAS_BACKEND=tensorflow TF_CPP_MIN_LOG_LEVEL=3 PYTHONPATH=.
 .venv/bin/python recipes/w000_custom_mobilenet.py --data ../shared/data/cifar10.npz --epochs 12 --lr-gamma 0.75 \
