@@ -41,6 +41,8 @@ def main():
     parser.add_argument("--command", required=True, help="the exact command that trained the run")
     parser.add_argument("--checkpoint", default="best.keras")
     parser.add_argument("--out", default="saved_models")
+    parser.add_argument("--int8-min-agreement", type=float, default=0.98,
+                        help="int8 top-1 agreement with fp32 required by the export check (recorded in the card)")
     args = parser.parse_args()
 
     run = Path(args.run_dir)
@@ -64,7 +66,7 @@ def main():
         [dict(path=str(tmp / "model_fp32.tflite"), format="tflite", quantization=None),
          dict(path=str(tmp / "model_int8.tflite"), format="tflite", quantization="int8")],
         representative_data=full.x_train[np.random.default_rng(0).permutation(len(full.x_train))[:500]],
-        verify_data=xf[:500], labels=labels,
+        verify_data=xf[:500], labels=labels, checks={"int8_min_top1_agreement": args.int8_min_agreement},
     )
     keras_predict = lambda b: model.predict(b, verbose=0)  # noqa: E731
     fp32, int8 = (TFLiteRunner(r.path) for r in results)

@@ -53,9 +53,11 @@ def _short(name, tmp_path):
     elif name == "w001_cheap_ops":
         kw.update(warmup_epochs=1, epochs=3, data="sample:cifar10", lr=0.05)
     elif name == "w002_julia_v1":
-        # CIFAR-100 is not offline; batch override. The source's double softmax flattens the loss so much that
-        # 2 short epochs show no fall (measured 2.308 -> 2.314): the fall is checked with --no-double-softmax.
-        kw.update(data="sample:fashion_mnist", batch_size=4, double_softmax=False)
+        # CIFAR-100 is not offline; batch override (the as-coded batch 1 is 200 steps of noise). The width-0.1 net
+        # learns slowly and the source's double softmax flattens the loss further (measured 2.308 -> 2.314 over 2
+        # short epochs), so the fall is checked at batch 25 on 1,000 images, without the double softmax
+        # (measured on torch: 2.543 -> 2.404 at the recipe's lr 3e-3).
+        kw.update(data="sample:fashion_mnist", train_subset=1000, batch_size=25, double_softmax=False)
     elif name == "w003_replication":
         # 3 one-epoch LR steps of one cycle (the 50-epoch steps shrunk); 2 epochs of a fresh V2 are noise-level.
         kw.update(data="sample:fashion_mnist", epochs=3, cycle_epochs=[1], lr_values=[0.01, 0.003, 0.001])
