@@ -19,7 +19,7 @@ import keras
 from keras import layers
 
 from keras_mobilenets import initializers as init
-from keras_mobilenets.layers import ChannelReplicate, ChannelShuffle, HardSigmoid, HardSwish
+from keras_mobilenets.layers import ChannelReplicate, ChannelShuffle, GroupConv2D, HardSigmoid, HardSwish
 
 ACTIVATIONS = ("relu", "relu6", "hard_swish", "hard_sigmoid", "sigmoid", None)
 INITS = ("keras", "torch", "he_fan_out", "glorot")
@@ -148,12 +148,14 @@ def conv(x, filters, kernel, stride, style, name, groups=1, use_bias=False):
     if use_bias and style.init == "torch":
         bound = 1.0 / math.sqrt(cin // groups * kernel * kernel)
         bias_init = init.RandomUniform(-bound, bound)
+    if groups > 1:  # see GroupConv2D: Keras' grouped Conv2D is XLA-only on TensorFlow (slow, no ONNX)
+        return GroupConv2D(filters, kernel, strides=stride, padding=padding, groups=groups,
+                           kernel_initializer=conv_initializer(style, kernel, cin // groups), name=name)(x)
     return layers.Conv2D(
         filters,
         kernel,
         strides=stride,
         padding=padding,
-        groups=groups,
         use_bias=use_bias,
         kernel_initializer=conv_initializer(style, kernel, cin // groups),
         bias_initializer=bias_init,

@@ -141,3 +141,64 @@ class HardSwish(keras.layers.Layer):
 CUSTOM_OBJECTS = {
     f"{PACKAGE}>{cls.__name__}": cls for cls in (ChannelReplicate, ChannelShuffle, HardSigmoid, HardSwish)
 }
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class GroupConv2D(keras.layers.Layer):
+    """Grouped convolution computed as a depthwise convolution plus a sum over each group's input channels.
+
+    Same kernel layout, parameters and outputs as ``keras.layers.Conv2D(groups=g, use_bias=False)``
+    (kernel ``(kh, kw, cin / g, filters)``, output channel ``j`` of group ``j // (filters / g)``), but Keras'
+    TensorFlow backend runs grouped convolutions through an XLA-compiled function that retraces per shape, is
+    slow on CPU and cannot be converted to ONNX. The depthwise form (``depth_multiplier = filters / g``) lowers
+    to DEPTHWISE_CONV_2D + RESHAPE + SUM in TFLite and to a grouped Conv in ONNX, on every backend.
+    """
+
+    def __init__(self, filters, kernel_size, strides=1, padding="valid", groups=1,
+                 kernel_initializer="glorot_uniform", **kwargs):
+        super().__init__(**kwargs)
+        self.filters, self.groups = int(filters), int(groups)
+        self.kernel_size = (kernel_size, kernel_size) if isinstance(kernel_size, int) else tuple(kernel_size)
+        self.strides = (strides, strides) if isinstance(strides, int) else tuple(strides)
+        if padding not in ("valid", "same"):
+            raise ValueError(f"GroupConv2D: `padding` must be 'valid' or 'same', got {padding!r}.")
+        if self.groups < 1 or self.filters % self.groups:
+            raise ValueError(f"GroupConv2D: `filters`={filters} must be a multiple of `groups`={groups}.")
+        self.padding = padding
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+
+    def build(self, input_shape):
+        cin = input_shape[-1]
+        if cin % self.groups:
+            raise ValueError(f"GroupConv2D: {cin} input channels are not divisible by `groups`={self.groups}.")
+        self.kernel = self.add_weight(name="kernel", shape=(*self.kernel_size, cin // self.groups, self.filters),
+                                      initializer=self.kernel_initializer)
+
+    def call(self, x):
+        kh, kw, ipg, filters = self.kernel.shape
+        g, opg = self.groups, filters // self.groups
+        # depthwise kernel (kh, kw, g*ipg, opg): [.., g*ipg + i, o] = kernel[.., i, g*opg + o]
+        k = ops.reshape(self.kernel, (kh, kw, ipg, g, opg))
+        k = ops.reshape(ops.transpose(k, (0, 1, 3, 2, 4)), (kh, kw, g * ipg, opg))
+        y = ops.depthwise_conv(x, k, strides=self.strides, padding=self.padding)
+        h, w = y.shape[1], y.shape[2]
+        y = ops.reshape(y, (-1, h, w, g, ipg, opg))
+        return ops.reshape(ops.sum(y, axis=4), (-1, h, w, filters))
+
+    def compute_output_shape(self, input_shape):
+        def side(n, k, s):
+            if n is None:
+                return None
+            return -(-n // s) if self.padding == "same" else (n - k) // s + 1
+
+        return (input_shape[0], side(input_shape[1], self.kernel_size[0], self.strides[0]),
+                side(input_shape[2], self.kernel_size[1], self.strides[1]), self.filters)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(filters=self.filters, kernel_size=self.kernel_size, strides=self.strides, padding=self.padding,
+                      groups=self.groups, kernel_initializer=keras.initializers.serialize(self.kernel_initializer))
+        return config
+
+
+CUSTOM_OBJECTS[f"{PACKAGE}>GroupConv2D"] = GroupConv2D

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 
 import keras
 
+from keras_mobilenets.layers import GroupConv2D
+
 CONVENTIONS = ("macs", "flops", "fvcore", "thop")
 
 
@@ -71,6 +73,9 @@ def _layer_macs(layer):
     if isinstance(layer, L.DepthwiseConv2D):
         kh, kw = layer.kernel_size
         return _numel(layer.output.shape) * kh * kw
+    if isinstance(layer, GroupConv2D):
+        kh, kw = layer.kernel_size
+        return _numel(layer.output.shape) * kh * kw * layer.input.shape[-1] // layer.groups
     if isinstance(layer, L.Conv2D):
         kh, kw = layer.kernel_size
         cin = layer.input.shape[-1]

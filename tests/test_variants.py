@@ -91,3 +91,17 @@ def test_initialisers_follow_the_porting_rules():
     affine = km.get_model("mbv2_blog_b_cifar10").get_layer("block1_expand_bn")
     gamma = keras.ops.convert_to_numpy(affine.gamma)
     assert 0 <= gamma.min() and gamma.max() <= 1 and gamma.std() > 0.2  # random affine U(0, 1)
+
+
+@pytest.mark.parametrize("kernel,stride,groups,cin,filters", [(3, 1, 6, 12, 12), (5, 2, 4, 8, 16), (1, 1, 3, 12, 6)])
+def test_group_conv_equals_keras_grouped_conv2d(kernel, stride, groups, cin, filters):
+    from keras_mobilenets.layers import GroupConv2D
+
+    x = np.random.default_rng(0).normal(size=(2, 9, 9, cin)).astype("float32")
+    ours = GroupConv2D(filters, kernel, strides=stride, groups=groups)
+    ref = keras.layers.Conv2D(filters, kernel, strides=stride, groups=groups, use_bias=False)
+    y = keras.ops.convert_to_numpy(ours(x))
+    ref.build(x.shape)
+    ref.set_weights(ours.get_weights())  # same kernel layout (kh, kw, cin / groups, filters)
+    np.testing.assert_allclose(y, keras.ops.convert_to_numpy(ref(x)), atol=1e-5)
+    assert y.shape == tuple(ours.compute_output_shape(x.shape))
