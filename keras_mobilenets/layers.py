@@ -182,8 +182,8 @@ class GroupConv2D(keras.layers.Layer):
         k = ops.reshape(ops.transpose(k, (0, 1, 3, 2, 4)), (kh, kw, g * ipg, opg))
         y = ops.depthwise_conv(x, k, strides=self.strides, padding=self.padding)
         h, w = y.shape[1], y.shape[2]
-        y = ops.reshape(y, (-1, h, w, g, ipg, opg))
-        return ops.reshape(ops.sum(y, axis=4), (-1, h, w, filters))
+        y = ops.reshape(y, (-1, h * w * g, ipg, opg))  # rank <= 4 keeps every runtime's RESHAPE / SUM happy
+        return ops.reshape(ops.sum(y, axis=2), (-1, h, w, filters))
 
     def compute_output_shape(self, input_shape):
         def side(n, k, s):
