@@ -86,7 +86,7 @@ def main(argv=None):
           f"images) for up to {args.seconds:.0f} s on the {keras.backend.backend()} backend ...")
     config = TrainConfig(
         recipe="demo", model=args.model, data="sample:cifar10", epochs=args.epochs, batch_size=100,
-        optimizer="sgd", lr=0.05, momentum=0.9, weight_decay=5e-4, schedule="cosine", pad=4, flip=True,
+        optimizer="sgd", lr=0.02, momentum=0.9, weight_decay=5e-4, schedule="cosine", pad=4, flip=True,
         time_budget=args.seconds, runs_dir=args.out, seed=0, verbose=2,
     )
     summary = fit(config)
