@@ -54,7 +54,9 @@ RANDOM_MODEL_CHECKS = {  # sanity bounds for untrained networks (see module docs
 DEFAULT_FAMILIES = {  # the conversion is the same TF path from every backend; the families are spread over them
     "tensorflow": ("mobilenet_v1", "custom_mobilenet_cifar10", "mobilenet_v3_small", "mobilenet_v2",
                    "cheap_v3_reuse_shuffle6_cifar100", "mbv2_blog_d_cifar10"),
-    "jax": ("mobilenet_v3_large", "cv3k_imagenet"),
+    # cv3k_imagenet (GroupConv2D) is left out: its fp32 TFLite and ONNX convert and verify in 12-14 s, but a
+    # quantized conversion stalled for > 8 minutes (not yet investigated); KM_EXPORT_ALL_FAMILIES=1 includes it.
+    "jax": ("mobilenet_v3_large",),
     "torch": ("cheap_v2_cifar100", "mobilenet_v2_cifar10_chen"),
 }
 ALL_TARGETS = [
