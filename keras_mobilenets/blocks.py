@@ -19,7 +19,7 @@ import keras
 from keras import layers
 
 from keras_mobilenets import initializers as init
-from keras_mobilenets.layers import ChannelReplicate, ChannelShuffle, GroupConv2D, HardSigmoid, HardSwish
+from keras_mobilenets.layers import ChannelReplicate, ChannelShuffle, DepthwiseConv2D, GroupConv2D, HardSigmoid, HardSwish
 
 ACTIVATIONS = ("relu", "relu6", "hard_swish", "hard_sigmoid", "sigmoid", None)
 INITS = ("keras", "torch", "he_fan_out", "glorot")
@@ -172,7 +172,7 @@ def conv_bn_act(x, filters, kernel, stride, act, style, name, bn_name=None):
 
 def depthwise(x, kernel, stride, style, name, multiplier=1):
     x, padding = _pad(x, kernel, stride, style, name)
-    return layers.DepthwiseConv2D(
+    return DepthwiseConv2D(
         kernel,
         strides=stride,
         padding=padding,

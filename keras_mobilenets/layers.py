@@ -142,6 +142,72 @@ CUSTOM_OBJECTS = {
     f"{PACKAGE}>{cls.__name__}": cls for cls in (ChannelReplicate, ChannelShuffle, HardSigmoid, HardSwish)
 }
 
+# Backends on which a depthwise convolution runs as a sum of shifted, per-channel-scaled slices instead of the
+# framework's grouped convolution. On XLA:CPU (JAX) ``feature_group_count = C`` convolutions, and above all their
+# gradients, take 7-12x longer than the shift-and-add form (benchmarks/depthwise.py); TF and torch have tuned
+# depthwise kernels and keep them.
+SHIFT_ADD_BACKENDS = ("jax",)
+
+
+def _same_pads(n, k, s):
+    out = -(-n // s)
+    total = max((out - 1) * s + k - n, 0)
+    return out, (total // 2, total - total // 2)
+
+
+def shift_add_depthwise(x, kernel, strides=(1, 1), padding="valid"):
+    """Depthwise convolution (NHWC, no dilation) as ``sum_ij x[shifted by (i, j)] * kernel[i, j]``.
+
+    Same result as ``ops.depthwise_conv`` with Keras' padding rules (``"same"`` pads the extra row / column at the
+    bottom / right), kernel ``(kh, kw, C, multiplier)``, output channel ``c * multiplier + m``.
+    """
+    kh, kw, c, m = kernel.shape
+    sh, sw = strides
+    h, w = x.shape[1], x.shape[2]
+    if padding == "same":
+        ho, pad_h = _same_pads(h, kh, sh)
+        wo, pad_w = _same_pads(w, kw, sw)
+        if any(pad_h) or any(pad_w):
+            x = ops.pad(x, [[0, 0], list(pad_h), list(pad_w), [0, 0]])
+    else:
+        ho, wo = (h - kh) // sh + 1, (w - kw) // sw + 1
+    out = None
+    for i in range(kh):
+        for j in range(kw):
+            patch = x[:, i:i + (ho - 1) * sh + 1:sh, j:j + (wo - 1) * sw + 1:sw, :]
+            if m == 1:
+                term = patch * kernel[i, j, :, 0]
+            else:
+                term = ops.reshape(ops.expand_dims(patch, -1) * kernel[i, j], (-1, ho, wo, c * m))
+            out = term if out is None else out + term
+    return out
+
+
+def depthwise_conv(x, kernel, strides=(1, 1), padding="valid"):
+    """``ops.depthwise_conv`` (channels_last), computed the fastest way for the active backend."""
+    strides = (strides, strides) if isinstance(strides, int) else tuple(strides)
+    if keras.backend.backend() in SHIFT_ADD_BACKENDS and x.shape[1] is not None and x.shape[2] is not None:
+        return shift_add_depthwise(x, kernel, strides, padding)
+    return ops.depthwise_conv(x, kernel, strides=strides, padding=padding)
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class DepthwiseConv2D(keras.layers.DepthwiseConv2D):
+    """``keras.layers.DepthwiseConv2D`` (same arguments, weights and outputs) that runs the convolution through
+    :func:`depthwise_conv`, i.e. as shift-and-add on JAX. Other configurations (dilation, channels_first) fall
+    back to the Keras implementation."""
+
+    def call(self, inputs):
+        if self.data_format != "channels_last" or tuple(self.dilation_rate) != (1, 1):
+            return super().call(inputs)
+        outputs = depthwise_conv(inputs, self.kernel, self.strides, self.padding)
+        if self.use_bias:
+            outputs = outputs + self.bias
+        return self.activation(outputs) if self.activation is not None else outputs
+
+
+CUSTOM_OBJECTS[f"{PACKAGE}>DepthwiseConv2D"] = DepthwiseConv2D
+
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class GroupConv2D(keras.layers.Layer):
@@ -180,7 +246,7 @@ class GroupConv2D(keras.layers.Layer):
         # depthwise kernel (kh, kw, g*ipg, opg): [.., g*ipg + i, o] = kernel[.., i, g*opg + o]
         k = ops.reshape(self.kernel, (kh, kw, ipg, g, opg))
         k = ops.reshape(ops.transpose(k, (0, 1, 3, 2, 4)), (kh, kw, g * ipg, opg))
-        y = ops.depthwise_conv(x, k, strides=self.strides, padding=self.padding)
+        y = depthwise_conv(x, k, strides=self.strides, padding=self.padding)
         h, w = y.shape[1], y.shape[2]
         y = ops.reshape(y, (-1, h * w * g, ipg, opg))  # rank <= 4 keeps every runtime's RESHAPE / SUM happy
         return ops.reshape(ops.sum(y, axis=2), (-1, h, w, filters))

@@ -105,3 +105,64 @@ def test_group_conv_equals_keras_grouped_conv2d(kernel, stride, groups, cin, fil
     ref.set_weights(ours.get_weights())  # same kernel layout (kh, kw, cin / groups, filters)
     np.testing.assert_allclose(y, keras.ops.convert_to_numpy(ref(x)), atol=1e-5)
     assert y.shape == tuple(ours.compute_output_shape(x.shape))
+
+
+@pytest.mark.parametrize("kernel,stride,padding,multiplier,size", [
+    (3, 1, "same", 1, 8), (3, 2, "same", 1, 8), (3, 2, "same", 1, 9), (5, 2, "same", 1, 10), (5, 1, "same", 2, 7),
+    (3, 2, "valid", 1, 9), (3, 1, "valid", 3, 6), (5, 2, "valid", 1, 12), (1, 1, "same", 2, 5),
+])
+def test_shift_add_depthwise_equals_keras_depthwise(kernel, stride, padding, multiplier, size):
+    """The shift-and-add form (used on JAX for speed) gives Keras' depthwise conv, padding rules included,
+    forward and gradient, and our DepthwiseConv2D layer equals keras.layers.DepthwiseConv2D on this backend."""
+    from keras_mobilenets.layers import DepthwiseConv2D, shift_add_depthwise
+
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(2, size, size, 4)).astype("float32")
+    k = rng.normal(size=(kernel, kernel, 4, multiplier)).astype("float32")
+    ref = keras.ops.depthwise_conv(x, k, strides=stride, padding=padding)
+    ours = shift_add_depthwise(keras.ops.convert_to_tensor(x), keras.ops.convert_to_tensor(k), (stride, stride), padding)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(ours), keras.ops.convert_to_numpy(ref), atol=1e-5)
+
+    layer = DepthwiseConv2D(kernel, strides=stride, padding=padding, depth_multiplier=multiplier, use_bias=True,
+                            bias_initializer="random_normal")
+    plain = keras.layers.DepthwiseConv2D(kernel, strides=stride, padding=padding, depth_multiplier=multiplier)
+    y = keras.ops.convert_to_numpy(layer(x))
+    plain.build(x.shape)
+    plain.set_weights(layer.get_weights())
+    np.testing.assert_allclose(y, keras.ops.convert_to_numpy(plain(x)), atol=1e-5)
+    assert y.shape == tuple(layer.compute_output_shape(x.shape))
+
+
+def _grads(f, *args):
+    """Gradients of scalar f(*args) w.r.t. every arg, with the active backend's autodiff."""
+    b = keras.backend.backend()
+    if b == "jax":
+        import jax
+
+        return [np.asarray(g) for g in jax.grad(f, tuple(range(len(args))))(*args)]
+    if b == "tensorflow":
+        import tensorflow as tf
+
+        args = [tf.Variable(a) for a in args]
+        with tf.GradientTape() as tape:
+            y = f(*args)
+        return [g.numpy() for g in tape.gradient(y, args)]
+    import torch
+
+    args = [torch.tensor(a, requires_grad=True) for a in args]
+    f(*args).backward()
+    return [a.grad.numpy() for a in args]
+
+
+@pytest.mark.parametrize("stride", [1, 2])
+def test_shift_add_depthwise_gradient_equals_keras(stride):
+    """d(sum(y^2))/d(x, kernel) of the shift-and-add form equals the gradient of Keras' depthwise conv."""
+    from keras_mobilenets.layers import shift_add_depthwise
+
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(2, 11, 11, 6)).astype("float32")
+    k = rng.normal(size=(5, 5, 6, 1)).astype("float32")
+    ref = _grads(lambda x, k: keras.ops.sum(keras.ops.depthwise_conv(x, k, strides=stride, padding="same") ** 2), x, k)
+    ours = _grads(lambda x, k: keras.ops.sum(shift_add_depthwise(x, k, (stride, stride), "same") ** 2), x, k)
+    for g_ours, g_ref in zip(ours, ref):
+        np.testing.assert_allclose(g_ours, g_ref, rtol=1e-4, atol=1e-3)
