@@ -17,10 +17,7 @@ import numpy as np  # noqa: E402
 import keras_mobilenets as km  # noqa: E402
 from keras_mobilenets.data import load  # noqa: E402
 from keras_mobilenets.export import TFLiteRunner  # noqa: E402
-
-
-def accuracy(predict, x, y, batch=250):
-    return float((np.concatenate([np.argmax(predict(x[i : i + batch]), -1) for i in range(0, len(x), batch)]) == y).mean())
+from keras_mobilenets.pretrained import top1_accuracy  # noqa: E402
 
 
 def main():
@@ -32,9 +29,9 @@ def main():
         d = load(args.data or card["data"])
         x, y = d.x_test.astype("float32"), d.y_test.astype("int64")
         model = km.get_model(name, weights=card["dataset"])
-        got = {"keras": accuracy(lambda b: np.asarray(model.predict(b, verbose=0)), x, y)}
+        got = {"keras": top1_accuracy(lambda b: np.asarray(model.predict(b, verbose=0)), x, y)}
         for kind in ("fp32", "int8"):
-            got[f"tflite_{kind}"] = accuracy(TFLiteRunner(f"{card['dir']}/model_{kind}.tflite"), x, y)
+            got[f"tflite_{kind}"] = top1_accuracy(TFLiteRunner(f"{card['dir']}/model_{kind}.tflite"), x, y)
         for k, v in got.items():
             ref = card["accuracy"][k]["test"]
             ok &= abs(v - ref) <= 0.002

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from keras_mobilenets.pretrained import top1_accuracy
 
 def _latency_ms(run, x, repeats=200):
     run(x)
@@ -25,18 +26,13 @@ def _latency_ms(run, x, repeats=200):
     return 1000 * float(np.median(times))
 
 
-def _accuracy(predict, x, y, batch=100):
-    preds = np.concatenate([np.argmax(predict(x[i : i + batch]), -1) for i in range(0, len(x), batch)])
-    return float((preds == y).mean())
-
-
 def report(title, model, x_test, y_test, workdir, labels):
     import keras
 
     from keras_mobilenets import profile
     from keras_mobilenets.export import TFLiteRunner, export_many
 
-    keras_acc = _accuracy(lambda b: model.predict(b, verbose=0), x_test, y_test)
+    keras_acc = top1_accuracy(lambda b: model.predict(b, verbose=0), x_test, y_test)
     results = export_many(
         model,
         [dict(path=str(workdir / f"{model.name}_fp32.tflite"), format="tflite", quantization=None),
@@ -50,7 +46,7 @@ def report(title, model, x_test, y_test, workdir, labels):
     rows = []
     for res in results:
         runner = TFLiteRunner(res.path, num_threads=1)
-        acc = _accuracy(runner, x_test, y_test)
+        acc = top1_accuracy(runner, x_test, y_test)
         rows.append((f"TFLite {res.quantization or 'fp32'}", acc, res.size_bytes, _latency_ms(runner, x_test[:1])))
     keras_ms = _latency_ms(lambda b: model(b, training=False), x_test[:1], repeats=50)
     print(f"\n== {title}")

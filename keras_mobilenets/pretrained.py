@@ -17,6 +17,14 @@ import keras
 REPO_MODELS = Path(__file__).resolve().parents[1] / "saved_models"
 
 
+def top1_accuracy(predict, x, y, batch: int = 250) -> float:
+    """Fraction of ``x`` whose arg-max of ``predict(batch)`` equals ``y`` (any predict: Keras, TFLite, ONNX)."""
+    import numpy as np
+
+    preds = np.concatenate([np.argmax(predict(x[i : i + batch]), -1) for i in range(0, len(x), batch)])
+    return float((preds == np.asarray(y)).mean())
+
+
 def models_dir() -> Path:
     return Path(os.environ.get("KERAS_MOBILENETS_MODELS", REPO_MODELS))
 

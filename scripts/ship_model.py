@@ -25,11 +25,7 @@ import keras_mobilenets as km  # noqa: E402
 from keras_mobilenets.data import load  # noqa: E402
 from keras_mobilenets.data import load_sample  # noqa: E402
 from keras_mobilenets.export import TFLiteRunner, export_many  # noqa: E402
-
-
-def accuracy(predict, x, y, batch=250):
-    preds = np.concatenate([np.argmax(predict(x[i : i + batch]), -1) for i in range(0, len(x), batch)])
-    return float((preds == y).mean())
+from keras_mobilenets.pretrained import top1_accuracy  # noqa: E402
 
 
 def main():
@@ -73,9 +69,9 @@ def main():
     keras_predict = lambda b: model.predict(b, verbose=0)  # noqa: E731
     fp32, int8 = (TFLiteRunner(r.path) for r in results)
     acc = {
-        "keras": {"test": accuracy(keras_predict, xf, yf), "sample": accuracy(keras_predict, xs, ys)},
-        "tflite_fp32": {"test": accuracy(fp32, xf, yf), "sample": accuracy(fp32, xs, ys)},
-        "tflite_int8": {"test": accuracy(int8, xf, yf), "sample": accuracy(int8, xs, ys)},
+        "keras": {"test": top1_accuracy(keras_predict, xf, yf), "sample": top1_accuracy(keras_predict, xs, ys)},
+        "tflite_fp32": {"test": top1_accuracy(fp32, xf, yf), "sample": top1_accuracy(fp32, xs, ys)},
+        "tflite_int8": {"test": top1_accuracy(int8, xf, yf), "sample": top1_accuracy(int8, xs, ys)},
     }
     prof = km.profile(model)
     info = km.get_info(summary["model"])

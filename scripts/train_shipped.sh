@@ -7,3 +7,8 @@ export KERAS_BACKEND=tensorflow TF_CPP_MIN_LOG_LEVEL=3 PYTHONPATH=.
   --restart-from-best-at 0 --time-budget 2400 --run-dir runs/ship/custom_mobilenet_cifar10 --verbose 2
 .venv/bin/python recipes/w002_julia_v1.py --data ../shared/data/cifar10.npz --batch-size 128 --epochs 12 \
   --no-double-softmax --time-budget 600 --run-dir runs/ship/mobilenet_v1_julia_a0.1_cifar10 --verbose 2
+# Session 2 (the TF backend alone on the machine; budgets chosen to fit a session):
+.venv/bin/python recipes/w001_cheap_ops.py --preset cifar10 --model mobilenet_v3_small --data ../shared/data/cifar10.npz \
+  --epochs 10 --warmup-epochs 1 --time-budget 720 --run-dir runs/ship/mobilenet_v3_small --verbose 2
+.venv/bin/python recipes/w001_cheap_ops.py --preset cifar10 --model cheap_v2_cifar100 --data ../shared/data/cifar10.npz \
+  --epochs 3 --warmup-epochs 1 --time-budget 1500 --run-dir runs/ship/cheap_v2_cifar100 --verbose 2

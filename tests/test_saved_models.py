@@ -6,14 +6,10 @@ import pytest
 import keras_mobilenets as km
 from keras_mobilenets.data import load_sample
 from keras_mobilenets.export import TFLiteRunner
+from keras_mobilenets.pretrained import top1_accuracy
 
 CARDS = km.pretrained.cards()
 SHIPPED = ["custom_mobilenet_cifar10", "mobilenet_v1_julia_a0.1_cifar100"]
-
-
-def _accuracy(predict, x, y, batch=250):
-    preds = np.concatenate([np.argmax(predict(x[i : i + batch]), -1) for i in range(0, len(x), batch)])
-    return float((preds == y).mean())
 
 
 def test_expected_models_are_shipped():
@@ -29,11 +25,11 @@ def test_shipped_model_reproduces_its_card(name):
     x, y = sample.x_test.astype("float32"), sample.y_test.astype("int64")
     model = km.get_model(name, weights=card["dataset"])
     assert model.count_params() == card["params"]["total"]
-    acc = _accuracy(lambda b: np.asarray(model.predict(b, verbose=0)), x, y)
+    acc = top1_accuracy(lambda b: np.asarray(model.predict(b, verbose=0)), x, y)
     assert abs(acc - card["accuracy"]["keras"]["sample"]) <= 0.002, (acc, card["accuracy"]["keras"])
     for kind in ("fp32", "int8"):
         runner = TFLiteRunner(f"{card['dir']}/model_{kind}.tflite")
-        acc = _accuracy(runner, x, y)
+        acc = top1_accuracy(runner, x, y)
         assert abs(acc - card["accuracy"][f"tflite_{kind}"]["sample"]) <= 0.002, (kind, acc)
 
 
