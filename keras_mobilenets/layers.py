@@ -183,11 +183,26 @@ def shift_add_depthwise(x, kernel, strides=(1, 1), padding="valid"):
     return out
 
 
+_JITTED = {}
+
+
+def _jitted_shift_add():
+    """``shift_add_depthwise`` as one ``jax.jit`` function: an eager call compiles one fused program per shape
+    instead of kh·kw·3 single-op programs, and under an outer ``jit`` it is inlined as before. Measured (first eager
+    forward after one jitted train step, 2 cores shared with two trainings): MobileNetV3-Large 47 -> 31 s,
+    V3-Small 24 -> 14 s, CustomMobileNet 26 -> 8 s."""
+    if "jax" not in _JITTED:
+        import jax
+
+        _JITTED["jax"] = jax.jit(shift_add_depthwise, static_argnames=("strides", "padding"))
+    return _JITTED["jax"]
+
+
 def depthwise_conv(x, kernel, strides=(1, 1), padding="valid"):
     """``ops.depthwise_conv`` (channels_last), computed the fastest way for the active backend."""
     strides = (strides, strides) if isinstance(strides, int) else tuple(strides)
     if keras.backend.backend() in SHIFT_ADD_BACKENDS and x.shape[1] is not None and x.shape[2] is not None:
-        return shift_add_depthwise(x, kernel, strides, padding)
+        return _jitted_shift_add()(x, ops.convert_to_tensor(kernel), strides=strides, padding=padding)
     return ops.depthwise_conv(x, kernel, strides=strides, padding=padding)
 
 

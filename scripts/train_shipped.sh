@@ -12,3 +12,9 @@ export KERAS_BACKEND=tensorflow TF_CPP_MIN_LOG_LEVEL=3 PYTHONPATH=.
   --epochs 10 --warmup-epochs 1 --time-budget 720 --run-dir runs/ship/mobilenet_v3_small --verbose 2
 .venv/bin/python recipes/w001_cheap_ops.py --preset cifar10 --model cheap_v2_cifar100 --data ../shared/data/cifar10.npz \
   --epochs 3 --warmup-epochs 1 --time-budget 1500 --run-dir runs/ship/cheap_v2_cifar100 --verbose 2
+# Session 3 (two queues at one thread each, see the model cards). 003 a/b cost 266M / 155M MACs per image, about
+# 50 / 30 min per full CIFAR-10 epoch here, so they train on a 10,000-image subset for a 20-minute budget.
+.venv/bin/python recipes/w003_replication.py --model mbv2_blog_a_cifar10 --data ../shared/data/cifar10.npz \
+  --train-subset 10000 --epochs 3 --time-budget 1200 --run-dir runs/ship/mbv2_blog_a_cifar10 --verbose 2
+.venv/bin/python recipes/w003_replication.py --model mbv2_blog_b_cifar10 --data ../shared/data/cifar10.npz \
+  --train-subset 10000 --epochs 3 --time-budget 1200 --run-dir runs/ship/mbv2_blog_b_cifar10 --verbose 2

@@ -20,8 +20,9 @@ RECIPES = {
     "w001_cheap_ops": w001_cheap_ops.PRESETS["cifar100"], "w002_julia_v1": w002_julia_v1.CONFIG,
     "w003_replication": w003_replication.CONFIG, "w004_keypoints": w004_keypoints.CONFIG,
 }
-PER_BACKEND = {"tensorflow": ("w000_baseline_v1", "w003_replication"), "jax": ("w000_custom_mobilenet", "w001_cheap_ops"),
-               "torch": ("w002_julia_v1", "w004_keypoints")}
+# JAX compiles every new network (XLA) and is the slowest suite, so it gets the cheap width-0.1 V1 of 002.
+PER_BACKEND = {"tensorflow": ("w000_baseline_v1", "w003_replication"), "jax": ("w000_custom_mobilenet", "w002_julia_v1"),
+               "torch": ("w001_cheap_ops", "w004_keypoints")}
 
 
 def test_recipes_hold_the_write_up_values():
@@ -71,8 +72,10 @@ def _short(name, tmp_path):
         D = __import__("keras_mobilenets.data", fromlist=["write_synthetic"])
         D.write_synthetic(tmp_path / "kp", n=48, size=(72, 96))
         kw.update(data=str(tmp_path / "kp"), image_size=64, resize=72, train_subset=0, test_subset=0, batch_size=8)
-    else:  # w000 baseline at its own lr 0.03, momentum 0: Fashion-MNIST shows the fall within 20 steps
-        kw.update(data="sample:fashion_mnist")
+    else:  # w000 baseline at its own lr 0.03, momentum 0. 20 steps stay at chance (one CI run: 2.341 -> 2.380);
+        # 100 steps on 1,000 Fashion-MNIST images fall for every seed tried (seeds 0-2: 2.30 -> 1.70, 2.26 -> 1.75,
+        # 2.21 -> 1.60 on TF, one thread)
+        kw.update(data="sample:fashion_mnist", train_subset=1000)
     return c.replace(**kw)
 
 

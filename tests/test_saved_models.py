@@ -9,7 +9,7 @@ from keras_mobilenets.export import TFLiteRunner
 from keras_mobilenets.pretrained import top1_accuracy
 
 CARDS = km.pretrained.cards()
-SHIPPED = ["custom_mobilenet_cifar10", "mobilenet_v1_julia_a0.1_cifar100"]
+SHIPPED = ["custom_mobilenet_cifar10", "mobilenet_v1_julia_a0.1_cifar100", "cheap_v2_cifar100"]
 
 
 def test_expected_models_are_shipped():
