@@ -17,7 +17,7 @@ import numpy as np  # noqa: E402
 import keras_mobilenets as km  # noqa: E402
 from keras_mobilenets.data import load  # noqa: E402
 from keras_mobilenets.export import TFLiteRunner  # noqa: E402
-from keras_mobilenets.pretrained import top1_accuracy  # noqa: E402
+from keras_mobilenets.pretrained import to_model_input, top1_accuracy  # noqa: E402
 
 
 def main():
@@ -27,10 +27,10 @@ def main():
     ok, rows = True, []
     for name, card in km.pretrained.cards().items():
         d = load(args.data or card["data"])
-        x, y = d.x_test.astype("float32"), d.y_test.astype("int64")
+        x, y = to_model_input(d.x_test, card["build_kwargs"]["input_shape"]), d.y_test.astype("int64")
         model = km.get_model(name, weights=card["dataset"])
         got = {"keras": top1_accuracy(lambda b: np.asarray(model.predict(b, verbose=0)), x, y)}
-        for kind in ("fp32", "int8"):
+        for kind in km.pretrained.shipped_tflite_kinds(card):
             got[f"tflite_{kind}"] = top1_accuracy(TFLiteRunner(f"{card['dir']}/model_{kind}.tflite"), x, y)
         for k, v in got.items():
             ref = card["accuracy"][k]["test"]

@@ -25,6 +25,28 @@ def top1_accuracy(predict, x, y, batch: int = 250) -> float:
     return float((preds == np.asarray(y)).mean())
 
 
+def to_model_input(x, input_shape):
+    """Images (N, H, W[, C]) in [0, 255] → float32 at the model's input size, exactly as the training pipeline
+    (:func:`keras_mobilenets.data.augment.to_rgb_float`) builds them: grayscale replicated to RGB, smaller images
+    zero-padded symmetrically (Fashion-MNIST 28 → 32; CIFAR-10 32 → 64 for the shipped 64-px MobileNetV3-Small),
+    larger ones bilinearly resized."""
+    import numpy as np
+
+    from .export import _as_images
+
+    h_in, w_in, c = (int(v) for v in input_shape)
+    x = np.asarray(x, "float32")
+    if x.ndim == 3:
+        x = x[..., None]
+    if x.shape[-1] == 1 and c == 3:
+        x = np.repeat(x, 3, axis=-1)
+    h, w = x.shape[1:3]
+    if h <= h_in and w <= w_in:
+        top, left = (h_in - h) // 2, (w_in - w) // 2
+        return np.pad(x, [(0, 0), (top, h_in - h - top), (left, w_in - w - left), (0, 0)])
+    return _as_images(x, (h_in, w_in, c), 0, "images")
+
+
 def models_dir() -> Path:
     return Path(os.environ.get("KERAS_MOBILENETS_MODELS", REPO_MODELS))
 
@@ -82,3 +104,8 @@ def load_into(model: keras.Model, name: str, weights) -> keras.Model:
     else:
         model.load_weights(path)
     return model
+
+
+def shipped_tflite_kinds(card) -> list:
+    """The TFLite files a shipped model has (``fp32`` may be left out for the size cap, ``int8`` never is)."""
+    return [k for k in ("fp32", "int8") if f"model_{k}.tflite" in card["files"]]

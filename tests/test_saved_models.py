@@ -1,33 +1,40 @@
 """Shipped models (saved_models/) load on every backend and reproduce their model cards on the embedded sample."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 import keras_mobilenets as km
 from keras_mobilenets.data import load_sample
 from keras_mobilenets.export import TFLiteRunner
-from keras_mobilenets.pretrained import top1_accuracy
+from keras_mobilenets.pretrained import to_model_input, top1_accuracy
 
 CARDS = km.pretrained.cards()
-SHIPPED = ["custom_mobilenet_cifar10", "mobilenet_v1_julia_a0.1_cifar100", "cheap_v2_cifar100"]
+SHIPPED = ["custom_mobilenet_cifar10", "mobilenet_v1_julia_a0.1_cifar100", "cheap_v2_cifar100", "mobilenet_v3_small",
+           "mbv2_blog_b_cifar10"]
 
 
 def test_expected_models_are_shipped():
     assert sorted(CARDS) == sorted(SHIPPED)
     total = sum(size for card in CARDS.values() for size in card["files"].values())
     assert total < 40e6
+    for card in CARDS.values():  # fp32 TFLite is either shipped or left out for the size cap, and the card says so
+        assert {"model.keras", "model_int8.tflite"} <= set(card["files"])
+        assert all((Path(card["dir"]) / f).exists() for f in [*card["files"], "model_card.md"])
+        assert ("model_fp32.tflite" in card["files"]) != ("model_fp32.tflite" in card.get("not_shipped", {}))
 
 
 @pytest.mark.parametrize("name", SHIPPED)
 def test_shipped_model_reproduces_its_card(name):
     card = CARDS[name]
     sample = load_sample(card["sample"]["name"])
-    x, y = sample.x_test.astype("float32"), sample.y_test.astype("int64")
     model = km.get_model(name, weights=card["dataset"])
+    x, y = to_model_input(sample.x_test, card["build_kwargs"]["input_shape"]), sample.y_test.astype("int64")
     assert model.count_params() == card["params"]["total"]
     acc = top1_accuracy(lambda b: np.asarray(model.predict(b, verbose=0)), x, y)
     assert abs(acc - card["accuracy"]["keras"]["sample"]) <= 0.002, (acc, card["accuracy"]["keras"])
-    for kind in ("fp32", "int8"):
+    for kind in km.pretrained.shipped_tflite_kinds(card):
         runner = TFLiteRunner(f"{card['dir']}/model_{kind}.tflite")
         acc = top1_accuracy(runner, x, y)
         assert abs(acc - card["accuracy"][f"tflite_{kind}"]["sample"]) <= 0.002, (kind, acc)

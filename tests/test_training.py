@@ -76,6 +76,7 @@ def test_avg_pixel_diff_definition():
     (["--no-such-flag", "1"], "--no-such-flag"),
     (["--schedule", "linear"], "schedule"),
     (["--epochs", "0"], "epochs"),
+    (["--bn-momentum", "1.5"], "bn_momentum"),
 ])
 def test_bad_input_names_argument_and_writes_nothing(tmp_path, argv, arg, capsys):
     runs = tmp_path / "runs"
@@ -90,6 +91,20 @@ def test_image_size_the_model_cannot_take(tmp_path):
     with pytest.raises(ValueError, match="image_size"):
         fit(TrainConfig(**{**TINY, "image_size": 17, "runs_dir": str(tmp_path / "r")}))
     assert not (tmp_path / "r").exists()
+
+
+def test_bn_momentum_override_reaches_every_batchnorm_and_the_saved_file(tmp_path):
+    from keras_mobilenets.training.loop import _build_model
+
+    c = TrainConfig(model="mobilenet_v3_small", bn_momentum=0.99)
+    _, model = _build_model(c, 32, 10)
+    bns = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    assert len(bns) == 34 and {b.momentum for b in bns} == {0.99}  # keras.applications' own value is 0.999
+    _, default = _build_model(c.replace(bn_momentum=0.0), 32, 10)
+    assert {layer.momentum for layer in default.layers if isinstance(layer, keras.layers.BatchNormalization)} == {0.999}
+    model.save(tmp_path / "m.keras")
+    loaded = keras.saving.load_model(tmp_path / "m.keras")
+    assert {layer.momentum for layer in loaded.layers if isinstance(layer, keras.layers.BatchNormalization)} == {0.99}
 
 
 def test_every_field_is_a_flag_and_overrides_recipe_defaults():

@@ -57,6 +57,8 @@ class TrainConfig:
     # loss / regularisation
     label_smoothing: float = _f(0.0, "label smoothing")
     dropout: float = _f(-1.0, "classifier dropout rate; -1 = the model's default")
+    bn_momentum: float = _f(0.0, "set every BatchNormalization momentum (Keras convention = 1 - torch momentum, "
+                                 "e.g. 0.99); 0 = the model's own")
     double_softmax: bool = _f(False, "keep the model's softmax and still treat its output as logits (write-up 002)")
     # augmentation
     pad: int = _f(0, "zero padding before the random crop back to image size (0 = no crop)")
