@@ -39,7 +39,10 @@ FAMILIES = [  # (registry name, kwargs): small inputs / widths where the family 
     ("mobilenet_v3_small_42", dict(input_shape=(64, 64, 3))),
     ("mobilenet_v3_large", dict(input_shape=(32, 32, 3), alpha=0.75, classes=10)),
     ("mbv2_blog_d_cifar10", {}),
-    ("mobilenet_v1_julia_a0.1_cifar100", {}),
+    # the shipped, trained weights: as an untrained net with calibrated BatchNorm this deep width-0.1 V1 amplifies
+    # float32 rounding (a 7e-7 difference at the stem conv grows ~1.5x per block through 39 BatchNorms, measured
+    # layer by layer) to 4.3e-4 (TF) / 6.6e-4 (JAX) > the 1e-4 bound, which is meant for real models
+    ("mobilenet_v1_julia_a0.1_cifar100", dict(weights="cifar10")),
     ("mobilenet_v2_cifar10_chen", {}),
     ("cv3k_imagenet", dict(input_shape=(64, 64, 3), classes=10)),
     ("cheap_v2_cifar100", {}),
@@ -52,11 +55,11 @@ RANDOM_MODEL_CHECKS = {  # sanity bounds for untrained networks (see module docs
 # Default run (time budget): the families are spread over the backend sessions. KM_EXPORT_ALL_FAMILIES=1 runs all 12
 # in any session.
 DEFAULT_FAMILIES = {  # the conversion is the same TF path from every backend; the families are spread over them
-    "tensorflow": ("mobilenet_v1", "custom_mobilenet_cifar10", "mobilenet_v3_small", "mobilenet_v2",
+    "tensorflow": ("mobilenet_v1_julia_a0.1_cifar100", "custom_mobilenet_cifar10", "mobilenet_v3_small", "mobilenet_v2",
                    "cheap_v3_reuse_shuffle6_cifar100", "mbv2_blog_d_cifar10"),
     # cv3k_imagenet (GroupConv2D) is left out: its fp32 TFLite and ONNX convert and verify in 12-14 s, but a
     # quantized conversion stalled for > 8 minutes (not yet investigated); KM_EXPORT_ALL_FAMILIES=1 includes it.
-    "jax": ("mobilenet_v1_julia_a0.1_cifar100",),  # JAX: the slowest suite (XLA compiles), the smallest net
+    "jax": ("mobilenet_v1",),  # the slowest suite (XLA compiles) gets a small net
     "torch": ("cheap_v2_cifar100", "mobilenet_v2_cifar10_chen", "mobilenet_v3_large"),
 }
 ALL_TARGETS = [
@@ -160,7 +163,8 @@ def _family_params():
 @pytest.mark.parametrize("index,name,kwargs", _family_params())
 def test_family_exports_to_every_format(tmp_path, index, name, kwargs):
     keras.utils.set_random_seed(1)
-    model = _calibrated(km.get_model(name, **kwargs))
+    model = km.get_model(name, **kwargs)
+    model = model if "weights" in kwargs else _calibrated(model)
     shape = E._input_shape(model)
     classes = model.outputs[0].shape[-1]
     labels = CIFAR10_LABELS if classes == 10 else None
@@ -254,16 +258,21 @@ def test_failed_verification_leaves_no_file(tmp_path):
 
 
 # --------------------------------------------------------------------------------------- trained model
+# The int8 export of a shipped model is the same TF conversion from every backend (a file path goes to TensorFlow),
+# so each backend checks a different shipped model against its card: more models covered, no run repeated.
+INT8_SHIPPED = {"tensorflow": "custom_mobilenet_cifar10", "jax": "mobilenet_v1_julia_a0.1_cifar100",
+                "torch": "cheap_v2_cifar100"}
+
+
 def _trained_cifar10_model():
-    for p in sorted((REPO / "saved_models").glob("*cifar10*/model.keras")):
-        return p
-    return None
+    path = REPO / "saved_models" / INT8_SHIPPED[backend()] / "model.keras"
+    return path if path.exists() else None
 
 
 def test_trained_model_int8(tmp_path):
-    """int8 export of the shipped, trained CIFAR-10 model, verified against fp32 on 500 real test images at the bound
-    its model card records. The issue's 98 % is not reached by this 65 %-accuracy budget model (low-margin
-    predictions: measured 94-97 % agreement), so the card records 0.90; see saved_models/*/model_card.md."""
+    """int8 export of a shipped model trained on CIFAR-10 (``INT8_SHIPPED``), verified against fp32 on 500 real test
+    images at the bound its model card records. The issue's 98 % is not reached by these budget models (low-margin
+    predictions: measured 94-98 % agreement), so their cards record 0.90; see saved_models/*/model_card.md."""
     path = _trained_cifar10_model()
     assert path is not None, "saved_models/ must ship a trained CIFAR-10 model"
     card = json.loads((path.parent / "card.json").read_text())
