@@ -25,26 +25,22 @@ def top1_accuracy(predict, x, y, batch: int = 250) -> float:
     return float((preds == np.asarray(y)).mean())
 
 
-def to_model_input(x, input_shape):
-    """Images (N, H, W[, C]) in [0, 255] → float32 at the model's input size, exactly as the training pipeline
-    (:func:`keras_mobilenets.data.augment.to_rgb_float`) builds them: grayscale replicated to RGB, smaller images
-    zero-padded symmetrically (Fashion-MNIST 28 → 32; CIFAR-10 32 → 64 for the shipped 64-px MobileNetV3-Small),
-    larger ones bilinearly resized."""
+def to_model_input(x, input_shape, chunk: int = 1000):
+    """Images (N, H, W[, C]) in [0, 255] → float32 numpy at the model's (square) input size, built by the training
+    pipeline's own :func:`keras_mobilenets.data.augment.to_rgb_float`: grayscale replicated to RGB, smaller
+    images zero-padded symmetrically (CIFAR-10 32 → 64 for the shipped 64-px MobileNetV3-Small), larger ones
+    bilinearly resized."""
     import numpy as np
 
-    from .export import _as_images
+    from .data.augment import to_rgb_float
 
-    h_in, w_in, c = (int(v) for v in input_shape)
-    x = np.asarray(x, "float32")
+    h, w, c = (int(v) for v in input_shape)
+    if h != w or c != 3:
+        raise ValueError(f"to_model_input: `input_shape` must be square RGB (S, S, 3); got {tuple(input_shape)}.")
+    x = np.asarray(x)
     if x.ndim == 3:
         x = x[..., None]
-    if x.shape[-1] == 1 and c == 3:
-        x = np.repeat(x, 3, axis=-1)
-    h, w = x.shape[1:3]
-    if h <= h_in and w <= w_in:
-        top, left = (h_in - h) // 2, (w_in - w) // 2
-        return np.pad(x, [(0, 0), (top, h_in - h - top), (left, w_in - w - left), (0, 0)])
-    return _as_images(x, (h_in, w_in, c), 0, "images")
+    return np.concatenate([np.asarray(to_rgb_float(x[i : i + chunk], h)) for i in range(0, len(x), chunk)])
 
 
 def models_dir() -> Path:

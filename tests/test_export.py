@@ -285,5 +285,5 @@ def test_trained_model_int8(tmp_path):
         labels=CIFAR10_LABELS, num_representative=2000, checks={"int8_min_top1_agreement": bound},
     )
     assert r.num_verify == 500 and r.top1_agreement >= bound
-    r16 = E.export(str(_trained_cifar10_model()), tmp_path / "m_fp16.tflite", quantization="fp16")
+    r16 = E.export(str(path), tmp_path / "m_fp16.tflite", quantization="fp16")
     assert r16.max_abs_error_probs <= 1e-2

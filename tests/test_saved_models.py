@@ -45,3 +45,23 @@ def test_unknown_weights_tag_is_a_clear_error():
         km.get_model("custom_mobilenet_cifar10", weights="imagenet")
     with pytest.raises(ValueError, match="`weights` file .* does not exist"):
         km.get_model("custom_mobilenet_cifar10", weights="/nonexistent/model.keras")
+
+
+def test_to_model_input_is_the_training_pipelines_rule():
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, (3, 32, 32, 3), dtype=np.uint8)
+    padded = to_model_input(x, (64, 64, 3))  # smaller: zero-padded in the centre
+    assert padded.shape == (3, 64, 64, 3) and padded.dtype == np.float32
+    np.testing.assert_array_equal(padded[:, 16:48, 16:48], x.astype("float32"))
+    assert not padded[:, :16].any() and not padded[:, 48:].any() and not padded[:, :, :16].any()
+    gray = to_model_input(rng.integers(0, 256, (2, 28, 28), dtype=np.uint8), (32, 32, 3))  # Fashion-MNIST
+    assert gray.shape == (2, 32, 32, 3) and np.array_equal(gray[..., 0], gray[..., 2])
+    flat = np.full((1, 64, 64, 3), 7, np.uint8)  # larger: bilinear resize keeps a constant image constant
+    np.testing.assert_allclose(to_model_input(flat, (32, 32, 3)), 7.0)
+    with pytest.raises(ValueError, match="input_shape"):
+        to_model_input(x, (64, 48, 3))
+
+
+def test_shipped_tflite_kinds_follow_the_card_files():
+    assert km.pretrained.shipped_tflite_kinds({"files": {"model_fp32.tflite": 1, "model_int8.tflite": 1}}) == ["fp32", "int8"]
+    assert km.pretrained.shipped_tflite_kinds(CARDS["mobilenet_v3_small"]) == ["int8"]

@@ -15,21 +15,22 @@ import tensorflow as tf
 
 
 def to_rgb_float(image, size: int | None = None):
-    """uint8 (H, W, 1|3) → float32 (size, size, 3) in [0, 255].
+    """uint8 (H, W, 1|3) or a batch (N, H, W, 1|3) → float32 (..., size, size, 3) in [0, 255].
 
     Grayscale is replicated to 3 channels. Smaller images are zero-padded symmetrically to `size` (Fashion-MNIST
     28 → 32, like torchvision's ``Pad(2)``), larger ones are bilinearly resized.
     """
     image = tf.cast(image, tf.float32)
+    lead = image.shape.rank - 3  # 0 for one image, 1 for a batch
     if image.shape[-1] == 1:
-        image = tf.tile(image, [1, 1, 3])
+        image = tf.tile(image, [1] * (lead + 2) + [3])
     if size is None:
         return image
-    h, w = image.shape[0], image.shape[1]
+    h, w = image.shape[-3], image.shape[-2]
     if h is not None and w is not None and h <= size and w <= size:
         if (h, w) != (size, size):
             top, left = (size - h) // 2, (size - w) // 2
-            image = tf.pad(image, [[top, size - h - top], [left, size - w - left], [0, 0]])
+            image = tf.pad(image, [[0, 0]] * lead + [[top, size - h - top], [left, size - w - left], [0, 0]])
         return image
     return tf.image.resize(image, [size, size])
 
