@@ -1,9 +1,10 @@
 """Run the test suite once per Keras backend, each backend in its own processes; one summary line per backend.
 
 Each backend's test files are split into three shards (``SHARDS``) and the shards run from one queue, at most
-``--jobs`` processes at a time (default 3), the slowest backend (JAX: XLA compiles every new network) first.
-With one process per backend the run ended with JAX alone on one core while the other sat idle (measured: TF done
-at 22 min, torch at 17, JAX at 31); with shards the last minutes use both cores. Processes get
+``--jobs`` processes at a time (default 3), longest shard first (``EXPECTED_SECONDS``). With one process per
+backend the run ended with JAX alone on one core while the other sat idle (measured: TF done at 22 min, torch at
+17, JAX at 31); with shards in backend order the torch export shard still ran its last 5 minutes alone (CPU use
+171 % of 200 %), hence the longest-first order. JAX processes share one fresh persistent compilation cache. Processes get
 ``cores // jobs`` (at least 1) intra-op threads each (``--threads`` overrides): on 2 cores, concurrent processes
 with default thread pools oversubscribe the CPU, and spinning OpenMP / Eigen workers made a concurrent run 2x
 slower than with one thread per process (measured: two concurrent torch recipe tests 135-143 s each with default
@@ -17,14 +18,16 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-BACKENDS = ("jax", "tensorflow", "torch")  # queue order: slowest first
+BACKENDS = ("jax", "tensorflow", "torch")
 LOGS = REPO / ".test-logs"
+JAX_CACHE = LOGS / "jax-cache"
 # Three shards per backend. With two (variants + models + training + torch reference in one), JAX's second shard
 # alone ran 27 of the 29 minutes (clean-clone run on this machine); JAX's every-variant test is its largest file.
 SHARDS = {
@@ -32,6 +35,15 @@ SHARDS = {
     "export": ["tests/test_export.py", "tests/test_recipes.py", "tests/test_saved_models.py", "tests/test_data.py",
                "tests/test_schedules.py"],
     "models": ["tests/test_models.py", "tests/test_training.py", "tests/test_torch_reference.py"],
+}
+
+
+# Queue order: longest shard first (LPT), so that the last minutes are not one long shard alone on one core.
+# Seconds per shard from the last full run on this machine (3 processes on 2 cores); unknown shards go last.
+EXPECTED_SECONDS = {
+    ("jax", "variants"): 850, ("tensorflow", "export"): 700, ("torch", "export"): 520, ("jax", "export"): 450,
+    ("jax", "models"): 380, ("tensorflow", "models"): 290, ("torch", "models"): 175,
+    ("tensorflow", "variants"): 170, ("torch", "variants"): 125,
 }
 
 
@@ -58,7 +70,8 @@ def thread_env(threads: int) -> dict:
 
 
 def start(backend, shard, files, extra, threads=0):
-    env = dict(os.environ, KERAS_BACKEND=backend, PYTHONPATH=str(REPO), TF_CPP_MIN_LOG_LEVEL="3")
+    env = dict(os.environ, KERAS_BACKEND=backend, PYTHONPATH=str(REPO), TF_CPP_MIN_LOG_LEVEL="3",
+               JAX_COMPILATION_CACHE_DIR=str(JAX_CACHE))  # one fresh cache for all shards (see conftest.py)
     if threads:
         env.update(thread_env(threads))
     cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-W", "ignore::DeprecationWarning",
@@ -95,6 +108,8 @@ def main():
     jobs = 1 if args.serial else max(1, args.jobs)
     threads = args.threads or (0 if args.serial else max(1, cores // jobs))
     queue = [(b, s, files) for b in args.backends for s, files in shards(extra).items()]
+    queue.sort(key=lambda q: -EXPECTED_SECONDS.get(q[:2], 0))
+    shutil.rmtree(JAX_CACHE, ignore_errors=True)  # timings and results never depend on an earlier run
     t0 = time.time()
     running, done = [], {b: [] for b in args.backends}
     finished_at = {}

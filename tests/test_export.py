@@ -1,7 +1,7 @@
 """keras_mobilenets.export: every family to every format, verified in its runtime; any training backend.
 
-By default the family x format matrix spreads 11 of the 12 families over the three backend sessions (time budget,
-see ``DEFAULT_FAMILIES``); ``KM_EXPORT_ALL_FAMILIES=1`` runs all 12 families under the current backend. The conversion itself always happens on TensorFlow (in-process on the
+By default the family x format matrix spreads 8 of the 12 families over the three backend sessions (time budget,
+see ``DEFAULT_FAMILIES``; the layer kinds of the other four are checked to occur in those 8); ``KM_EXPORT_ALL_FAMILIES=1`` runs all 12 families under the current backend. The conversion itself always happens on TensorFlow (in-process on the
 TensorFlow backend, in a TensorFlow subprocess on JAX / torch, with the reference computed on the original
 backend).
 
@@ -25,7 +25,7 @@ from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
 import keras_mobilenets as km
 E = importlib.import_module("keras_mobilenets.export")  # the package also exports a function `export`
-from tests.helpers import REPO, backend
+from tests.helpers import REPO, backend, inference
 
 SAMPLE = np.load(REPO / "keras_mobilenets" / "data" / "samples" / "cifar10_sample.npz")
 CIFAR10_LABELS = [str(c) for c in SAMPLE["class_names"]]
@@ -56,11 +56,14 @@ RANDOM_MODEL_CHECKS = {  # sanity bounds for untrained networks (see module docs
 # in any session.
 DEFAULT_FAMILIES = {  # the conversion is the same TF path from every backend; the families are spread over them
     "tensorflow": ("mobilenet_v1_julia_a0.1_cifar100", "custom_mobilenet_cifar10", "mobilenet_v3_small", "mobilenet_v2",
-                   "cheap_v3_reuse_shuffle6_cifar100", "mbv2_blog_d_cifar10"),
-    # cv3k_imagenet (GroupConv2D) is left out: its fp32 TFLite and ONNX convert and verify in 12-14 s, but a
-    # quantized conversion stalled for > 8 minutes (not yet investigated); KM_EXPORT_ALL_FAMILIES=1 includes it.
+                   "cheap_v3_reuse_shuffle6_cifar100"),
     "jax": ("mobilenet_v1",),  # the slowest suite (XLA compiles) gets a small net
-    "torch": ("cheap_v2_cifar100", "mobilenet_v2_cifar10_chen", "mobilenet_v3_large"),
+    "torch": ("cheap_v2_cifar100", "mbv2_blog_d_cifar10"),
+    # Left out of the default run (time budget; KM_EXPORT_ALL_FAMILIES=1 runs them): mobilenet_v2_cifar10_chen,
+    # mobilenet_v3_large (148 s and 95 s of the torch session) and mobilenet_v3_small_42, whose every layer kind
+    # occurs in a family above (test_default_families_cover_the_left_out_ones), and cv3k_imagenet (GroupConv2D):
+    # its fp32 TFLite and ONNX convert and verify in 12-14 s, but a quantized conversion stalled for > 8 minutes
+    # (not yet investigated).
 }
 ALL_TARGETS = [
     ("m.tflite", "tflite", None),
@@ -160,6 +163,26 @@ def _family_params():
     return params
 
 
+def _layer_kinds(model) -> set:
+    """What decides the exported op set: layer class with its activation, kernel size, strides and padding."""
+    keys = ("activation", "kernel_size", "strides", "padding")
+    return {(type(layer).__name__, *(str(layer.get_config().get(k)) for k in keys)) for layer in model.layers}
+
+
+def test_default_families_cover_the_left_out_ones():
+    """The default run leaves families out (time budget). Every layer kind of a left-out family must occur in a
+    family that runs, so the TFLite / ONNX op set is still exercised -- except cv3k_imagenet's GroupConv2D, the
+    documented gap (its quantized conversion stalls)."""
+    kwargs = dict(FAMILIES)
+    run = set().union(*(_layer_kinds(km.get_model(n, **kwargs[n])) for ns in DEFAULT_FAMILIES.values() for n in ns))
+    left_out = [n for n in kwargs if not any(n in ns for ns in DEFAULT_FAMILIES.values())]
+    assert sorted(left_out) == ["cv3k_imagenet", "mobilenet_v2_cifar10_chen", "mobilenet_v3_large",
+                                "mobilenet_v3_small_42"]
+    missing = {n: sorted(_layer_kinds(km.get_model(n, **kwargs[n])) - run) for n in left_out}
+    assert missing == {"mobilenet_v2_cifar10_chen": [], "mobilenet_v3_large": [], "mobilenet_v3_small_42": [],
+                       "cv3k_imagenet": [("GroupConv2D", "None", "(1, 1)", "(1, 1)", "valid")]}, missing
+
+
 @pytest.mark.parametrize("index,name,kwargs", _family_params())
 def test_family_exports_to_every_format(tmp_path, index, name, kwargs):
     keras.utils.set_random_seed(1)
@@ -238,7 +261,7 @@ def test_trained_one_step_exports_to_tflite_and_matches(tmp_path):
     _assert_builtin_only(_ops(tmp_path / "m.tflite"))
     assert "HARD_SWISH" in _ops(tmp_path / "m.tflite")
     x = SAMPLE["x_test"][500:503].astype("float32")
-    ref = np.asarray(keras.ops.convert_to_numpy(model(x, training=False)))  # the active backend's numbers
+    ref = inference(model, x)  # the active backend's numbers
     for b in (1, 3):
         np.testing.assert_allclose(_run_tflite(tmp_path / "m.tflite", x[:b]), ref[:b], atol=1e-4, rtol=0)
         np.testing.assert_allclose(_run_onnx(tmp_path / "m.onnx", x[:b]), ref[:b], atol=1e-4, rtol=0)
@@ -247,7 +270,9 @@ def test_trained_one_step_exports_to_tflite_and_matches(tmp_path):
 
 def test_failed_verification_leaves_no_file(tmp_path):
     keras.utils.set_random_seed(3)
-    model = _calibrated(km.get_model("mobilenet_v1", input_shape=(32, 32, 3), alpha=0.25, classes=10))
+    # the failure path does not depend on the network: a small one keeps the two (TF-subprocess) exports short
+    model = keras.Sequential([keras.Input((32, 32, 3)), keras.layers.Conv2D(8, 3, strides=2), keras.layers.ReLU(),
+                              keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(10)])
     target = tmp_path / "m.tflite"
     with pytest.raises(E.ExportVerificationError, match="max_abs_error"):
         E.export(model, target, verify_data=SAMPLE["x_test"][:20], checks={"fp32_max_abs_error": -1.0})
@@ -273,8 +298,10 @@ def _trained_cifar10_model():
 
 def test_trained_model_int8(tmp_path):
     """int8 export of a shipped model trained on CIFAR-10 (``INT8_SHIPPED``), verified against fp32 on 500 real test
-    images at the bound its model card records. The issue's 98 % is not reached by these budget models (low-margin
-    predictions: measured 94-98 % agreement), so their cards record 0.90; see saved_models/*/model_card.md."""
+    images at the bound its model card records. The issue's 98 % is not always reached by these budget models
+    (low-margin predictions), so their cards record 0.90; see saved_models/*/model_card.md. Calibrated on the
+    exporter's default 300 representative images (the shipped files used 2,000): measured agreement 0.97 / 0.96 /
+    0.984 for the TF / JAX / torch model here (0.962 with 2,000 for the TF one, in 42 s instead of 24 s)."""
     path = _trained_cifar10_model()
     assert path is not None, "saved_models/ must ship a trained CIFAR-10 model"
     card = json.loads((path.parent / "card.json").read_text())
@@ -282,7 +309,7 @@ def test_trained_model_int8(tmp_path):
     assert bound >= 0.9
     r = E.export(
         str(path), tmp_path / "m_int8.tflite", quantization="int8", representative_data="cifar10_sample",
-        labels=CIFAR10_LABELS, num_representative=2000, checks={"int8_min_top1_agreement": bound},
+        labels=CIFAR10_LABELS, checks={"int8_min_top1_agreement": bound},
     )
     assert r.num_verify == 500 and r.top1_agreement >= bound
     r16 = E.export(str(path), tmp_path / "m_fp16.tflite", quantization="fp16")
