@@ -57,7 +57,10 @@ RANDOM_MODEL_CHECKS = {  # sanity bounds for untrained networks (see module docs
 DEFAULT_FAMILIES = {  # the conversion is the same TF path from every backend; the families are spread over them
     "tensorflow": ("cheap_v3_reuse_shuffle6_cifar100", "custom_mobilenet_cifar10", "mobilenet_v3_small"),
     "jax": ("mobilenet_v1",),  # the slowest suite (XLA compiles) gets a small net
-    "torch": ("mobilenet_v3_small_42",),
+    # the shipped, trained weights (see FAMILIES); its PyTorch-padded stride-2 stem conv is the one layer kind the
+    # three TF families and mobilenet_v1 lack. (mobilenet_v3_small_42 has it too, but as an untrained regressor whose
+    # head _calibrated scales up it missed the fp32 bound on torch: 3.9e-4 > 1e-4, 42 unbounded outputs.)
+    "torch": ("mobilenet_v1_julia_a0.1_cifar100",),
     # Together these five hold every layer kind (class, activation, kernel, strides, padding) of every family; the
     # other seven run with KM_EXPORT_ALL_FAMILIES=1 (time budget: 30-150 s each per session), and
     # test_default_families_cover_the_left_out_ones checks that none of them has a layer kind these lack -- except
