@@ -4,8 +4,8 @@ Each backend's test files are split into three shards (``SHARDS``) and the shard
 ``--jobs`` processes at a time (default 3), longest shard first (``EXPECTED_SECONDS``). With one process per
 backend the run ended with JAX alone on one core while the other sat idle (measured: TF done at 22 min, torch at
 17, JAX at 31); with shards in backend order the torch export shard still ran its last 5 minutes alone (CPU use
-171 % of 200 %), hence the longest-first order. JAX processes share one fresh persistent compilation cache. Processes get
-``cores // jobs`` (at least 1) intra-op threads each (``--threads`` overrides): on 2 cores, concurrent processes
+171 % of 200 %), hence the longest-first order. JAX processes share one fresh persistent compilation cache.
+Processes get ``cores // jobs`` (at least 1) intra-op threads each (``--threads`` overrides): on 2 cores, concurrent processes
 with default thread pools oversubscribe the CPU, and spinning OpenMP / Eigen workers made a concurrent run 2x
 slower than with one thread per process (measured: two concurrent torch recipe tests 135-143 s each with default
 threads, 57-83 s with ``OMP_NUM_THREADS=1``). ``--serial`` runs one process at a time with all threads.

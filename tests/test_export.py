@@ -1,9 +1,10 @@
 """keras_mobilenets.export: every family to every format, verified in its runtime; any training backend.
 
 By default the family x format matrix spreads 5 of the 12 families over the three backend sessions (time budget,
-see ``DEFAULT_FAMILIES``; together they hold every layer kind of the other seven, which a test checks); ``KM_EXPORT_ALL_FAMILIES=1`` runs all 12 families under the current backend. The conversion itself always happens on TensorFlow (in-process on the
-TensorFlow backend, in a TensorFlow subprocess on JAX / torch, with the reference computed on the original
-backend).
+see ``DEFAULT_FAMILIES``; together they hold every layer kind of the other seven, which a test checks);
+``KM_EXPORT_ALL_FAMILIES=1`` runs all 12 families under the current backend. The conversion itself always happens
+on TensorFlow (in-process on the TensorFlow backend, in a TensorFlow subprocess on JAX / torch, with the reference
+computed on the original backend).
 
 The models here are untrained (BatchNorm statistics calibrated on real images so activations are realistic):
 fp32 / ONNX / SavedModel are held to the real 1e-4 bound; fp16 / dynamic / int8 accuracy bounds are only

@@ -34,7 +34,6 @@ def test_builds_trains_one_step_saves_and_reloads(name, tmp_path):
     np.testing.assert_array_equal(inference(loaded, x), inference(model, x))  # same program, same weights
 
 
-
 # ------------------------------------------------------------------------------------------ custom layers
 def test_channel_replicate_orders_channels_like_the_sources():
     x = np.arange(2 * 1 * 1 * 4, dtype="float32").reshape(2, 1, 1, 4)
