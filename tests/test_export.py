@@ -255,14 +255,20 @@ def test_trained_one_step_exports_to_tflite_and_matches(tmp_path):
     model.train_on_batch(SAMPLE["x_train"][:32].astype("float32"), SAMPLE["y_train"][:32])
     assert any(not np.allclose(a, np.array(b)) for a, b in zip(before, model.get_weights()[:2]))
     results = E.export_many(
-        model, [dict(path=tmp_path / "m.tflite"), dict(path=tmp_path / "m.onnx", format="onnx")], labels=CIFAR10_LABELS,
-        num_verify=200,
+        model, [dict(path=tmp_path / "m.tflite"), dict(path=tmp_path / "m.onnx", format="onnx"),
+                dict(path=tmp_path / "m_int8.tflite", quantization="int8")],
+        representative_data="cifar10_sample", labels=CIFAR10_LABELS, num_verify=200, checks=RANDOM_MODEL_CHECKS,
     )
     for r in results:
         assert r.source_backend == backend() and r.num_verify == 200
+    for r in results[:2]:
         assert r.max_abs_error <= 1e-4 and r.top1_agreement == 1.0
-    _assert_builtin_only(_ops(tmp_path / "m.tflite"))
-    assert "HARD_SWISH" in _ops(tmp_path / "m.tflite")
+    # int8 of this one-step net: the path from this backend's session (a model object, a TF subprocess on JAX /
+    # torch); the accuracy bound that matters is checked on a trained model in test_trained_model_int8
+    assert results[2].top1_agreement >= RANDOM_MODEL_CHECKS["int8_min_top1_agreement"]
+    for f in ("m.tflite", "m_int8.tflite"):
+        _assert_builtin_only(_ops(tmp_path / f))
+    assert "HARD_SWISH" in _ops(tmp_path / "m.tflite") and "QUANTIZE" in _ops(tmp_path / "m_int8.tflite")
     x = SAMPLE["x_test"][500:503].astype("float32")
     ref = inference(model, x)  # the active backend's numbers
     for b in (1, 3):
@@ -272,34 +278,34 @@ def test_trained_one_step_exports_to_tflite_and_matches(tmp_path):
 
 
 def test_failed_verification_leaves_no_file(tmp_path):
+    """A failing export keeps an existing file and writes nothing else (no sidecar, no temp file). One export, so
+    that JAX / torch start one TensorFlow subprocess (two took 29-36 s)."""
     keras.utils.set_random_seed(3)
-    # the failure path does not depend on the network: a small one keeps the two (TF-subprocess) exports short
+    # the failure path does not depend on the network: a small one keeps the (TF-subprocess) export short
     model = keras.Sequential([keras.Input((32, 32, 3)), keras.layers.Conv2D(8, 3, strides=2), keras.layers.ReLU(),
                               keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(10)])
     target = tmp_path / "m.tflite"
+    target.write_bytes(b"old")
     with pytest.raises(E.ExportVerificationError, match="max_abs_error"):
         E.export(model, target, verify_data=SAMPLE["x_test"][:20], checks={"fp32_max_abs_error": -1.0})
-    assert not any(tmp_path.iterdir()), list(tmp_path.iterdir())  # neither the model nor the sidecar nor a temp file
-    # an existing file is not replaced by a failing export
-    target.write_bytes(b"old")
-    with pytest.raises(E.ExportVerificationError):
-        E.export(model, target, format="onnx", verify_data=SAMPLE["x_test"][:20], checks={"fp32_max_abs_error": -1.0})
     assert target.read_bytes() == b"old" and sorted(p.name for p in tmp_path.iterdir()) == ["m.tflite"]
 
 
 # --------------------------------------------------------------------------------------- trained model
-# The int8 export of a shipped model is the same TF conversion from every backend (a file path goes to TensorFlow),
-# so TF checks the README's int8 model and JAX / torch only the path from their session, with the smallest shipped
-# model (time budget: cheap_v2 took 103 s on torch, the width-0.1 V1 ~25 s).
-INT8_SHIPPED = {"tensorflow": "custom_mobilenet_cifar10", "jax": "mobilenet_v1_julia_a0.1_cifar100",
-                "torch": "mobilenet_v1_julia_a0.1_cifar100"}
+# The int8 export of a shipped model is a TensorFlow conversion of a file, the same from every backend session (a
+# path goes straight to TensorFlow), so it runs in the TensorFlow session only (on JAX / torch it took 65-78 s for
+# the same conversion in a subprocess); the int8 path from a JAX / torch session -- a model object converted in a
+# TensorFlow subprocess -- is test_trained_one_step_exports_to_tflite_and_matches.
+INT8_SHIPPED = "custom_mobilenet_cifar10"
 
 
 def _trained_cifar10_model():
-    path = REPO / "saved_models" / INT8_SHIPPED[backend()] / "model.keras"
+    path = REPO / "saved_models" / INT8_SHIPPED / "model.keras"
     return path if path.exists() else None
 
 
+@pytest.mark.skipif(backend() != "tensorflow", reason="a file converted on TensorFlow: backend-independent, "
+                    "run in the TensorFlow session (see INT8_SHIPPED)")
 def test_trained_model_int8(tmp_path):
     """int8 export of a shipped model trained on CIFAR-10 (``INT8_SHIPPED``), verified against fp32 on 500 real test
     images at the bound its model card records. The issue's 98 % is not always reached by these budget models

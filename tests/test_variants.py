@@ -154,15 +154,20 @@ def _grads(f, *args):
     return [a.grad.numpy() for a in args]
 
 
-@pytest.mark.parametrize("stride", [1, 2])
-def test_shift_add_depthwise_gradient_equals_keras(stride):
-    """d(sum(y^2))/d(x, kernel) of the shift-and-add form equals the gradient of Keras' depthwise conv."""
-    from keras_mobilenets.layers import shift_add_depthwise
+@pytest.mark.parametrize("kernel,stride,padding,multiplier,size", [
+    (5, 1, "same", 1, 11), (5, 2, "same", 1, 11), (3, 2, "same", 2, 8), (3, 2, "valid", 1, 10), (3, 1, "valid", 3, 7),
+])
+def test_shift_add_depthwise_gradient_equals_keras(kernel, stride, padding, multiplier, size):
+    """d(sum(y^2))/d(x, kernel) of the shift-and-add form (autodiff) and of the package's depthwise path (on JAX the
+    hand-written input gradient of its custom VJP) equal the gradient of Keras' depthwise conv."""
+    from keras_mobilenets.layers import depthwise_conv, shift_add_depthwise
 
     rng = np.random.default_rng(2)
-    x = rng.normal(size=(2, 11, 11, 6)).astype("float32")
-    k = rng.normal(size=(5, 5, 6, 1)).astype("float32")
-    ref = _grads(lambda x, k: keras.ops.sum(keras.ops.depthwise_conv(x, k, strides=stride, padding="same") ** 2), x, k)
-    ours = _grads(lambda x, k: keras.ops.sum(shift_add_depthwise(x, k, (stride, stride), "same") ** 2), x, k)
-    for g_ours, g_ref in zip(ours, ref):
-        np.testing.assert_allclose(g_ours, g_ref, rtol=1e-4, atol=1e-3)
+    x = rng.normal(size=(2, size, size, 6)).astype("float32")
+    k = rng.normal(size=(kernel, kernel, 6, multiplier)).astype("float32")
+    s = (stride, stride)
+    ref = _grads(lambda x, k: keras.ops.sum(keras.ops.depthwise_conv(x, k, strides=s, padding=padding) ** 2), x, k)
+    for f in (shift_add_depthwise, depthwise_conv):
+        ours = _grads(lambda x, k: keras.ops.sum(f(x, k, s, padding) ** 2), x, k)
+        for g_ours, g_ref in zip(ours, ref):
+            np.testing.assert_allclose(g_ours, g_ref, rtol=1e-4, atol=1e-3)
