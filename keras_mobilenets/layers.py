@@ -157,6 +157,15 @@ def _same_pads(n, k, s):
     return out, (total // 2, total - total // 2)
 
 
+def _output_geometry(h, w, kh, kw, strides, padding):
+    """Output size and (before, after) zero padding per spatial axis, Keras' rules (``"same"``: extra at the end)."""
+    if padding == "same":
+        ho, pad_h = _same_pads(h, kh, strides[0])
+        wo, pad_w = _same_pads(w, kw, strides[1])
+        return ho, wo, pad_h, pad_w
+    return (h - kh) // strides[0] + 1, (w - kw) // strides[1] + 1, (0, 0), (0, 0)
+
+
 def shift_add_depthwise(x, kernel, strides=(1, 1), padding="valid"):
     """Depthwise convolution (NHWC, no dilation) as ``sum_ij x[shifted by (i, j)] * kernel[i, j]``.
 
@@ -165,14 +174,9 @@ def shift_add_depthwise(x, kernel, strides=(1, 1), padding="valid"):
     """
     kh, kw, c, m = kernel.shape
     sh, sw = strides
-    h, w = x.shape[1], x.shape[2]
-    if padding == "same":
-        ho, pad_h = _same_pads(h, kh, sh)
-        wo, pad_w = _same_pads(w, kw, sw)
-        if any(pad_h) or any(pad_w):
-            x = ops.pad(x, [[0, 0], list(pad_h), list(pad_w), [0, 0]])
-    else:
-        ho, wo = (h - kh) // sh + 1, (w - kw) // sw + 1
+    ho, wo, pad_h, pad_w = _output_geometry(x.shape[1], x.shape[2], kh, kw, strides, padding)
+    if any(pad_h) or any(pad_w):
+        x = ops.pad(x, [[0, 0], list(pad_h), list(pad_w), [0, 0]])
     out = None
     for i in range(kh):
         for j in range(kw):
@@ -193,12 +197,8 @@ def _shift_add_input_grad(g, kernel, input_shape, strides, padding):
 
     kh, kw, c, m = kernel.shape
     sh, sw = strides
-    b, h, w, _ = input_shape
-    if padding == "same":
-        ho, pad_h = _same_pads(h, kh, sh)
-        wo, pad_w = _same_pads(w, kw, sw)
-    else:
-        ho, wo, pad_h, pad_w = (h - kh) // sh + 1, (w - kw) // sw + 1, (0, 0), (0, 0)
+    _, h, w, _ = input_shape
+    ho, wo, pad_h, pad_w = _output_geometry(h, w, kh, kw, strides, padding)
     hp, wp = h + sum(pad_h), w + sum(pad_w)  # the padded input the forward pass slices
     g = g.reshape(g.shape[0], ho, wo, c, m)
     dilated = lax.pad(g, g.dtype.type(0), [(0, 0, 0), (kh - 1, hp - (ho - 1) * sh - 1, sh - 1),
