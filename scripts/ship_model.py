@@ -3,6 +3,7 @@
 ``model_card.md`` and ``curves.png``.
 
     python scripts/ship_model.py runs/ship/custom_mobilenet_cifar10 --command "python recipes/..."
+    python scripts/ship_model.py saved_models/custom_mobilenet_cifar10   # re-pack a shipped model (new exports)
 
 Accuracies are measured here on the full test split of the run's data and on the embedded sample (the
 numbers ``tests/test_saved_models.py`` reproduces on every backend).
@@ -34,7 +35,7 @@ def main():
     parser.add_argument("--name", default=None, help="folder name in saved_models/ (default: the run's registry model)")
     parser.add_argument("--dataset", default="cifar10", help="the `weights=` tag users pass to get_model")
     parser.add_argument("--sample", default="cifar10", help="embedded sample the tests reproduce accuracy on")
-    parser.add_argument("--command", required=True, help="the exact command that trained the run")
+    parser.add_argument("--command", default=None, help="the exact command that trained the run (required for a run)")
     parser.add_argument("--checkpoint", default="best.keras")
     parser.add_argument("--out", default="saved_models")
     parser.add_argument("--int8-min-agreement", type=float, default=0.98,
@@ -45,10 +46,22 @@ def main():
     args = parser.parse_args()
 
     run = Path(args.run_dir)
-    summary = json.loads((run / "summary.json").read_text())
-    config = json.loads((run / "config.json").read_text())
+    if (run / "card.json").exists():  # a shipped folder: same weights and training record, exports redone
+        old = json.loads((run / "card.json").read_text())
+        summary = {"model": old["registry_model"], "backend": old["backend"], "epochs_run": old["epochs_run"],
+                   "seconds": old["train_seconds"], "stopped_by_budget": old["stopped_by_budget"]}
+        config, args.checkpoint = old["config"], old["checkpoint"]
+        args.command = args.command or old["command"]
+        args.name, args.dataset, args.sample = args.name or old["name"], old["dataset"], old["sample"]["name"]
+        args.no_fp32_tflite = args.no_fp32_tflite or "model_fp32.tflite" in old.get("not_shipped", {})
+        model = keras.saving.load_model(run / "model.keras", compile=False)
+    else:
+        if not args.command:
+            parser.error("--command is required when packing a training run")
+        summary = json.loads((run / "summary.json").read_text())
+        config = json.loads((run / "config.json").read_text())
+        model = keras.saving.load_model(run / args.checkpoint, compile=False)
     name = args.name or summary["model"]
-    model = keras.saving.load_model(run / args.checkpoint, compile=False)
     out = Path(args.out) / name
     tmp = Path(args.out) / f".{name}.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
@@ -94,7 +107,8 @@ def main():
         "data_image_size": list(full.x_test.shape[1:3]),
         "export_checks": {Path(r.path).name: r.checked for r in results},
         "export_measured": {Path(r.path).name: {"max_abs_error": r.max_abs_error, "top1_agreement": r.top1_agreement,
-                                                "num_verify": r.num_verify} for r in results},
+                                                "num_verify": r.num_verify, "converter": r.converter}
+                            for r in results},
     }
     if (run / "curves.png").exists():
         shutil.copy(run / "curves.png", tmp / "curves.png")
@@ -157,7 +171,8 @@ int8 drop vs fp32 on the full test split: {100 * (a['keras']['test'] - a['tflite
 Export checks: {', '.join(f'{k}: {v}' for k, v in c['export_checks'].items())}; measured on
 {c['export_measured']['model_int8.tflite']['num_verify']} random test images: fp32 max |diff|
 {c['export_measured']['model_fp32.tflite']['max_abs_error']:.1e}, int8 top-1 agreement with fp32
-{c['export_measured']['model_int8.tflite']['top1_agreement']:.1%}.
+{c['export_measured']['model_int8.tflite']['top1_agreement']:.1%}. int8 conversion: {c['export_measured']['model_int8.tflite'].get('converter', 'tf.lite.TFLiteConverter (min / max ranges)')},
+calibrated on 2,000 random training images.
 
 Params {c['params']['trainable']:,} trainable / {c['params']['total']:,} total; MACs {c['macs']:,}; FLOPs {flops}.
 
