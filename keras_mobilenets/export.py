@@ -21,6 +21,10 @@ dynamic-range TFLite      top-1 agreement with keras >= 98 %
 int8 TFLite               top-1 agreement with keras >= 98 % (meaningful for a trained model)
 ========================  =====================================================================
 
+int8 activation ranges are the 0.01th / 99.99th percentiles of each activation on the calibration images
+(``calibration="percentile"``, default) or TFLite's min / max (``calibration="minmax"``); see
+:func:`_int8_percentile` for how and why.
+
 Every TFLite model is converted with builtin ops only (no Flex / SELECT_TF_OPS) and its op list is checked;
 TFLite and ONNX artifacts keep a dynamic batch dimension (the check runs batch 1 and larger batches).
 """
