@@ -409,11 +409,9 @@ def _int8_percentile(conv, representative: np.ndarray, notes: list) -> bytes:
     return out
 
 
-def float_compute_ops(model_bytes: bytes) -> list[str]:
-    """Ops of a TFLite model that compute in float32 (QUANTIZE / DEQUANTIZE at the edges excepted)."""
-    from ai_edge_litert.interpreter import Interpreter  # noqa: PLC0415
-
-    it = Interpreter(model_content=bytes(model_bytes))
+def float_compute_ops(model_path_or_bytes) -> list[str]:
+    """Sorted names of the ops of a TFLite model that compute in float32 (QUANTIZE / DEQUANTIZE excepted)."""
+    it = _op_interpreter(model_path_or_bytes)
     dtypes = {t["index"]: t["dtype"] for t in it.get_tensor_details()}
     out = set()
     for op in it._get_ops_details():  # noqa: SLF001
@@ -519,15 +517,19 @@ def _onnx_file(model, path: str, input_shape, engine: str, opset: int | None, no
 
 
 # ------------------------------------------------------------------------------------------ runtimes
-def tflite_ops(model_path_or_bytes) -> list[str]:
-    """Sorted op names of a TFLite model (interpreter without the default XNNPACK delegate)."""
+def _op_interpreter(model_path_or_bytes):
+    """An interpreter whose op list is the model's own (no default XNNPACK delegate to fold ops into DELEGATE)."""
     from ai_edge_litert.interpreter import Interpreter, OpResolverType  # noqa: PLC0415
 
-    kw = {"model_content": model_path_or_bytes} if isinstance(model_path_or_bytes, bytes) else {
+    kw = {"model_content": bytes(model_path_or_bytes)} if isinstance(model_path_or_bytes, (bytes, bytearray)) else {
         "model_path": str(model_path_or_bytes)
     }
-    it = Interpreter(experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES, **kw)
-    return sorted({d["op_name"] for d in it._get_ops_details()})
+    return Interpreter(experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES, **kw)
+
+
+def tflite_ops(model_path_or_bytes) -> list[str]:
+    """Sorted op names of a TFLite model."""
+    return sorted({d["op_name"] for d in _op_interpreter(model_path_or_bytes)._get_ops_details()})  # noqa: SLF001
 
 
 class TFLiteRunner:
@@ -943,7 +945,7 @@ def _worker_main(job_file: str) -> int:
                     sidecar=spec["sidecar"],
                     source_backend=spec["source_backend"],
                     scratch=scratch,
-                    calibration=spec.get("calibration", "percentile"),
+                    calibration=spec["calibration"],
                 ).to_dict()
                 for t in spec["targets"]
             ]

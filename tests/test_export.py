@@ -307,6 +307,13 @@ def _trained_cifar10_model():
     return path if path.exists() else None
 
 
+def test_float_compute_ops_tells_int8_from_float_graphs():
+    shipped = REPO / "saved_models" / INT8_SHIPPED
+    assert E.float_compute_ops(shipped / "model_int8.tflite") == []
+    fp32 = E.float_compute_ops((shipped / "model_fp32.tflite").read_bytes())
+    assert {"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"} <= set(fp32) <= set(E.tflite_ops(shipped / "model_fp32.tflite"))
+
+
 @pytest.mark.skipif(backend() != "tensorflow", reason="a file converted on TensorFlow: backend-independent, "
                     "run in the TensorFlow session (see INT8_SHIPPED)")
 def test_trained_model_int8(tmp_path):
