@@ -422,10 +422,25 @@ def float_compute_ops(model_path_or_bytes) -> list[str]:
     return sorted(out)
 
 
+def _has_hard_swish(model) -> bool:
+    from keras_mobilenets.layers import HardSwish  # noqa: PLC0415
+
+    return any(isinstance(layer, HardSwish) for layer in model._flatten_layers(include_self=False))  # noqa: SLF001
+
+
 def _tflite_bytes(model, quantization, representative, scratch: str, notes: list,
                   calibration: str = "percentile") -> tuple[bytes, str]:
     tf = _tf()
     sm_dir = os.path.join(scratch, "saved_model")
+    if quantization == "int8" and _has_hard_swish(model):
+        # XNNPACK has no int8 HARD_SWISH: trace hard-swish as x * min(relu(x / 6 + 1/2), 1) for int8 (layers.py)
+        sm_dir = os.path.join(scratch, "saved_model_int8")
+        if not os.path.isdir(sm_dir):
+            from keras_mobilenets.layers import hard_swish_form  # noqa: PLC0415
+
+            with hard_swish_form("gate"):
+                _saved_model(model, sm_dir)
+            notes.append("hard-swish traced as x * min(relu(x / 6 + 1/2), 1) for int8 (ops XNNPACK runs in int8)")
     if not os.path.isdir(sm_dir):
         _saved_model(model, sm_dir)
 

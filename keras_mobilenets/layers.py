@@ -7,6 +7,7 @@ Every layer here is registered serialisable (``.keras`` files load with ``safe_m
 
 from __future__ import annotations
 
+import contextlib
 import functools
 
 import keras
@@ -129,11 +130,38 @@ class HardSigmoid(keras.layers.Layer):
         return tuple(input_shape)
 
 
+# How HardSwish is written when a graph is traced. "fused": x * (relu6(x + 3) / 6), which TFLite's converter
+# fuses into its builtin HARD_SWISH: one op, the fastest form in float. "gate": x * min(relu(x / 6 + 1/2), 1), which
+# the converter keeps as MUL, ADD + RELU, MINIMUM, MUL. XNNPACK (TFLite's CPU engine) has no int8 HARD_SWISH: each
+# one cuts the int8 graph and runs in TFLite's reference kernel, while the "gate" ops all run in XNNPACK, and the
+# gate (in [0, 1]) quantizes well. The int8 export traces with "gate" (keras_mobilenets.export). Measured on the
+# shipped MobileNetV3-Small (1 thread): int8 latency 0.35 -> 0.14 ms; top-1 agreement with fp32 on the full CIFAR-10
+# test split 92.7 -> 92.8 %. (x / 6) * relu6(x + 3) also avoids HARD_SWISH, but rounds x / 6: its agreement moved
+# by -2.9 to +1.3 points with the input pipeline, and fell to 82.6 % with min / max ranges (gate: 91.1 %).
+HARD_SWISH_FORMS = ("fused", "gate")
+_hard_swish_form = "fused"
+
+
+@contextlib.contextmanager
+def hard_swish_form(form: str):
+    """Trace ``HardSwish`` layers as ``form`` (one of ``HARD_SWISH_FORMS``) inside the ``with`` block."""
+    global _hard_swish_form  # noqa: PLW0603
+    if form not in HARD_SWISH_FORMS:
+        raise ValueError(f"hard_swish_form: form must be one of {HARD_SWISH_FORMS}, got {form!r}.")
+    before, _hard_swish_form = _hard_swish_form, form
+    try:
+        yield
+    finally:
+        _hard_swish_form = before
+
+
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class HardSwish(keras.layers.Layer):
-    """``x * relu6(x + 3) / 6``; TFLite fuses the pattern into its builtin HARD_SWISH."""
+    """``x * relu6(x + 3) / 6`` (see ``hard_swish_form`` for the two ways it is written)."""
 
     def call(self, x):
+        if _hard_swish_form == "gate":
+            return x * ops.minimum(ops.relu(x * (1.0 / 6.0) + 0.5), 1.0)
         return x * (ops.relu6(x + 3.0) * (1.0 / 6.0))
 
     def compute_output_shape(self, input_shape):

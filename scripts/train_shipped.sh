@@ -10,7 +10,8 @@ export KERAS_BACKEND=tensorflow TF_CPP_MIN_LOG_LEVEL=3 PYTHONPATH=.
 # Session 2 (the TF backend alone on the machine; budgets chosen to fit a session):
 .venv/bin/python recipes/w001_cheap_ops.py --preset cifar10 --model cheap_v2_cifar100 --data ../shared/data/cifar10.npz \
   --epochs 3 --warmup-epochs 1 --time-budget 1500 --run-dir runs/ship/cheap_v2_cifar100 --verbose 2
-# Session 3 (two queues at one thread each, see the model cards). mbv2_blog_a is trained but not shipped (40 MB cap). 003 a/b cost 266M / 155M MACs per image, about
+# Session 3 (two queues at one thread each, see the model cards; mbv2_blog_a re-trained 2026-12-03, machine otherwise
+# lightly used, its first run was lost). 003 a/b cost 266M / 155M MACs per image, about
 # 50 / 30 min per full CIFAR-10 epoch here, so they train on a 10,000-image subset for a 20-minute budget.
 .venv/bin/python recipes/w003_replication.py --model mbv2_blog_a_cifar10 --data ../shared/data/cifar10.npz \
   --train-subset 10000 --epochs 3 --time-budget 1200 --run-dir runs/ship/mbv2_blog_a_cifar10 --verbose 2
@@ -21,5 +22,5 @@ export KERAS_BACKEND=tensorflow TF_CPP_MIN_LOG_LEVEL=3 PYTHONPATH=.
 .venv/bin/python recipes/w001_cheap_ops.py --preset cifar10 --model mobilenet_v3_small --data ../shared/data/cifar10.npz \
   --image-size 64 --lr 0.1 --bn-momentum 0.99 --epochs 8 --warmup-epochs 1 --time-budget 1000 \
   --run-dir runs/ship/mobilenet_v3_small --verbose 2
-# Packing (the two largest leave model_fp32.tflite out, see README):
+# Packing (model.keras deflated; all but the tiny V1 leave model_fp32.tflite out for the 40 MB cap, see README):
 #   python scripts/ship_model.py runs/ship/<name> --int8-min-agreement 0.9 [--no-fp32-tflite] --command "<the command>"

@@ -1,5 +1,6 @@
 """Shipped models (saved_models/) load on every backend and reproduce their model cards on the embedded sample."""
 
+import zipfile
 from pathlib import Path
 
 import keras
@@ -13,7 +14,7 @@ from keras_mobilenets.pretrained import to_model_input, top1_accuracy
 
 CARDS = km.pretrained.cards()
 SHIPPED = ["custom_mobilenet_cifar10", "mobilenet_v1_julia_a0.1_cifar100", "cheap_v2_cifar100", "mobilenet_v3_small",
-           "mbv2_blog_b_cifar10"]
+           "mbv2_blog_a_cifar10", "mbv2_blog_b_cifar10"]
 
 
 def test_expected_models_are_shipped():
@@ -24,6 +25,8 @@ def test_expected_models_are_shipped():
         assert {"model.keras", "model_int8.tflite"} <= set(card["files"])
         assert all((Path(card["dir"]) / f).exists() for f in [*card["files"], "model_card.md"])
         assert ("model_fp32.tflite" in card["files"]) != ("model_fp32.tflite" in card.get("not_shipped", {}))
+        with zipfile.ZipFile(Path(card["dir"]) / "model.keras") as z:  # deflated by scripts/ship_model.py
+            assert {i.compress_type for i in z.infolist()} == {zipfile.ZIP_DEFLATED}
 
 
 @pytest.mark.parametrize("name", SHIPPED)
