@@ -19,7 +19,7 @@ import keras
 from keras import layers
 
 from keras_mobilenets import initializers as init
-from keras_mobilenets.layers import ChannelReplicate, ChannelShuffle, DepthwiseConv2D, GroupConv2D, HardSigmoid, HardSwish
+from keras_mobilenets.layers import ChannelReplicate, ChannelShuffle, DepthwiseConv2D, GroupConv2D, HardSigmoid, HardSwish, Reshape
 
 ACTIVATIONS = ("relu", "relu6", "hard_swish", "hard_sigmoid", "sigmoid", None)
 INITS = ("keras", "torch", "he_fan_out", "glorot")
@@ -228,7 +228,9 @@ class SE:
 def squeeze_excite(x, se, style, name):
     channels = x.shape[-1]
     width = se.squeeze_width(channels)
-    s = layers.GlobalAveragePooling2D(keepdims=True, name=f"{name}_pool")(x)
+    # Dense FCs act on the pooled (N, C) vector, reshaped to (N, 1, 1, C) at the end: a Dense on a 4-D tensor
+    # lowers to dynamic-shape reshapes (SHAPE / GATHER / PACK / REDUCE_PROD) that TFLite's XNNPACK cannot run.
+    s = layers.GlobalAveragePooling2D(keepdims=se.conv, name=f"{name}_pool")(x)
     kernel_init, bias_init = dense_initializers(style, channels)
     fc = (lambda n, u, b, ki, bi: layers.Conv2D(u, 1, use_bias=b, kernel_initializer=ki, bias_initializer=bi, name=n)) if se.conv else (
         lambda n, u, b, ki, bi: layers.Dense(u, use_bias=b, kernel_initializer=ki, bias_initializer=bi, name=n)
@@ -243,6 +245,8 @@ def squeeze_excite(x, se, style, name):
     else:
         raise ValueError(f"SE.excite must be 'fc' or 'tile', got {se.excite!r}.")
     s = activation(s, se.gate, f"{name}_gate")
+    if not se.conv:
+        s = Reshape((1, 1, channels), name=f"{name}_unflatten")(s)
     return layers.Multiply(name=f"{name}_mul")([x, s])
 
 
@@ -338,6 +342,10 @@ def inverted_residual(
             if expansion == "dw_tile_bn":
                 x = depthwise(x, kernel, stride, style, f"{name}_dw")
                 dw_done = True
+            if expansion == "tile" and expand_act:
+                # act(tile(x)) == tile(act(x)) on 1/ratio of the channels; a TFLite int8 RELU that cannot fuse
+                # into the op before it (here a CONCATENATION) is not run by XNNPACK and splits the graph.
+                x = activation(x, act, f"{name}_expand_act")
             x = ChannelReplicate(ratio=ratio, name=f"{name}_tile")(x)
             if expansion in ("tile_bn", "dw_tile_bn"):
                 x = batch_norm(x, style, f"{name}_expand_bn", *expand_bn_init)
@@ -345,7 +353,7 @@ def inverted_residual(
                 g = conv(x, exp, 1, 1, style, f"{name}_expand", groups=3 * round(ratio))
                 g = batch_norm(g, style, f"{name}_expand_bn")
                 x = layers.Add(name=f"{name}_expand_add")([x, g])
-        if expand_act:
+        if expand_act and expansion != "tile":
             x = activation(x, act, f"{name}_expand_act")
     if not dw_done:
         if dw_groups:

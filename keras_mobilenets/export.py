@@ -431,18 +431,16 @@ def _has_hard_swish(model) -> bool:
 def _tflite_bytes(model, quantization, representative, scratch: str, notes: list,
                   calibration: str = "percentile") -> tuple[bytes, str]:
     tf = _tf()
-    sm_dir = os.path.join(scratch, "saved_model")
-    if quantization == "int8" and _has_hard_swish(model):
-        # XNNPACK has no int8 HARD_SWISH: trace hard-swish as x * min(relu(x / 6 + 1/2), 1) for int8 (layers.py)
-        sm_dir = os.path.join(scratch, "saved_model_int8")
-        if not os.path.isdir(sm_dir):
-            from keras_mobilenets.layers import hard_swish_form  # noqa: PLC0415
+    from keras_mobilenets.layers import hard_swish_form  # noqa: PLC0415
 
-            with hard_swish_form("gate"):
-                _saved_model(model, sm_dir)
-            notes.append("hard-swish traced as x * min(relu(x / 6 + 1/2), 1) for int8 (ops XNNPACK runs in int8)")
+    # XNNPACK has no int8 HARD_SWISH: for int8, trace hard-swish as x * (clip(x / 3, -1, 1) / 2 + 1/2) (layers.py)
+    clamp = quantization == "int8" and _has_hard_swish(model)
+    sm_dir = os.path.join(scratch, "saved_model_int8" if clamp else "saved_model")
+    if clamp:
+        notes.append("hard-swish traced as x * (clip(x / 3, -1, 1) / 2 + 1/2) for int8 (ops XNNPACK runs in int8)")
     if not os.path.isdir(sm_dir):
-        _saved_model(model, sm_dir)
+        with hard_swish_form("clamp" if clamp else "fused"):
+            _saved_model(model, sm_dir)
 
     def converter():
         conv = tf.lite.TFLiteConverter.from_saved_model(sm_dir)
@@ -545,6 +543,26 @@ def _op_interpreter(model_path_or_bytes):
 def tflite_ops(model_path_or_bytes) -> list[str]:
     """Sorted op names of a TFLite model."""
     return sorted({d["op_name"] for d in _op_interpreter(model_path_or_bytes)._get_ops_details()})  # noqa: SLF001
+
+
+def xnnpack_ops(model_path) -> tuple[int, list[str]]:
+    """How TFLite's default CPU engine runs a model: (number of XNNPACK pieces, ops left to TFLite's own kernels).
+
+    ``(1, [])`` is the fast case: the whole graph in one XNNPACK piece. Each op XNNPACK refuses (e.g. an int8
+    HARD_SWISH, a standalone int8 RELU) splits the graph and runs in TFLite's slower built-in kernel.
+    """
+    from ai_edge_litert.interpreter import Interpreter  # noqa: PLC0415
+
+    it = Interpreter(model_path=str(model_path))
+    it.allocate_tensors()
+    details = it._get_ops_details()  # noqa: SLF001 -- the model's nodes, then the delegate's
+    pieces = [d for d in details if d["op_name"] == "DELEGATE"]
+    inside = {t for d in pieces for t in d["outputs"]}
+    handed = {t for d in pieces for t in d["inputs"]} | set(it._interpreter.OutputIndices())  # noqa: SLF001
+    # a node XNNPACK did not take writes a tensor that a piece (or the graph output) reads and no piece writes
+    left = sorted(d["op_name"] for d in details
+                  if d["op_name"] != "DELEGATE" and set(d["outputs"]) & handed and not set(d["outputs"]) & inside)
+    return len(pieces), left
 
 
 class TFLiteRunner:

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from helpers import backend, run_python
-from keras_mobilenets.training import AvgPixelDiff, SGDW, TrainConfig, fit, main, parse_args, reset_slots
+from keras_mobilenets.training import (AvgPixelDiff, SGDW, TrainConfig, fit, main, parse_args, recalibrate_batchnorm,
+                                      reset_slots)
 
 TINY = dict(model="mobilenet_v1_julia_a0.1_cifar100", data="sample:cifar10", train_subset=60, test_subset=30,
             batch_size=20, verbose=0, tensorboard=False, recipe="t",
@@ -57,6 +58,28 @@ def test_reset_slots_keeps_iterations():
     assert int(opt.iterations) == 1
     assert all(float(np.abs(keras.ops.convert_to_numpy(m)).max()) == 0 for m in opt.momentums)
     assert float(keras.ops.convert_to_numpy(opt.learning_rate)) == pytest.approx(0.1)
+
+
+def test_recalibrate_batchnorm_stores_the_batch_statistics():
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((6, 6, 3))
+    conv = keras.layers.Conv2D(4, 3, name="conv")(inputs)
+    x = keras.layers.BatchNormalization(momentum=0.9, epsilon=1e-3, name="bn1")(conv)
+    x = keras.layers.Conv2D(5, 1, name="conv2")(keras.layers.ReLU()(x))
+    model = keras.Model(inputs, keras.layers.BatchNormalization(momentum=0.99, name="bn2")(x))
+    images = np.random.default_rng(0).normal(40.0, 9.0, (64, 6, 6, 3)).astype("float32")
+    feats = keras.ops.convert_to_numpy(keras.Model(inputs, conv)(images)).reshape(-1, 4)
+    assert recalibrate_batchnorm(model, images) is model
+    bn1, bn2 = model.get_layer("bn1"), model.get_layer("bn2")
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(bn1.moving_mean), feats.mean(0), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(bn1.moving_variance), feats.var(0), rtol=1e-3)
+    assert (bn1.momentum, bn2.momentum) == (0.9, 0.99)
+    # inference now normalises the calibration batch: every output channel has mean ~0 and variance ~1
+    out = keras.ops.convert_to_numpy(model.predict(images, verbose=0)).reshape(-1, 5)
+    np.testing.assert_allclose(out.mean(0), 0.0, atol=1e-3)
+    np.testing.assert_allclose(out.var(0), 1.0, atol=0.02)
+    with pytest.raises(ValueError, match="`images` must be one batch"):
+        recalibrate_batchnorm(model, images[0])
 
 
 def test_avg_pixel_diff_definition():

@@ -8,7 +8,7 @@ import keras
 from keras import layers
 
 from keras_mobilenets import blocks
-from keras_mobilenets.layers import ChannelReplicate
+from keras_mobilenets.layers import ChannelReplicate, Reshape
 
 # Per-channel (mean, std) in [0, 1] units for the normalisations the write-ups use.
 NORMALISATIONS = {
@@ -118,9 +118,9 @@ def head_features(x, head: Head, style):
     if head.conv:
         x = blocks.conv_bn_act(x, head.conv, 1, 1, head.act, style, "head_conv", "head_bn")
     if head.tile:
-        x = ChannelReplicate(ratio=head.tile, name="head_tile")(x)
-        if head.tile_act:
+        if head.tile_act:  # act(tile(x)) == tile(act(x)), on fewer channels (see blocks.inverted_residual)
             x = blocks.activation(x, head.act, "head_tile_act")
+        x = ChannelReplicate(ratio=head.tile, name="head_tile")(x)
     return x
 
 
@@ -134,15 +134,15 @@ def top(x, head: Head, style, include_top, classes, pooling, dropout_rate, class
         return x
     if head.fixed_pool and x.shape[1] is not None and x.shape[2] is not None:
         x = layers.AveragePooling2D(pool_size=(x.shape[1], x.shape[2]), name="avg_pool")(x)
-        x = layers.Flatten(name="flatten")(x)
+        x = Reshape((x.shape[1] * x.shape[2] * x.shape[3],), name="flatten")(x)  # static (N, -1); layers.Reshape
     else:
         x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
     if head.dense:
         x = blocks.dense(x, head.dense, style, "head_dense", use_bias=head.dense_bias)
         x = blocks.activation(x, head.act, "head_dense_act")
     if head.dense_tile:
-        x = ChannelReplicate(ratio=head.dense_tile, name="head_dense_tile")(x)
         x = blocks.activation(x, head.act, "head_dense_act")
+        x = ChannelReplicate(ratio=head.dense_tile, name="head_dense_tile")(x)
     if dropout_rate:
         x = layers.Dropout(dropout_rate, name="dropout")(x)
     return blocks.dense(x, classes, style, "predictions", act=classifier_activation)

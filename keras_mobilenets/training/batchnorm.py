@@ -1,0 +1,34 @@
+"""BatchNorm statistics from data, for a network whose moving statistics do not describe its activations."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+
+
+def recalibrate_batchnorm(model: keras.Model, images) -> keras.Model:
+    """Set every BatchNorm's moving mean / variance to the batch statistics of ``images`` (in place).
+
+    One forward pass in training mode with momentum 0: each BatchNorm normalises with, and stores, the statistics
+    of its input as produced by the already-recalibrated layers before it. Use it after changing a trained
+    model's input size, or to give an untrained network realistic activation ranges (an untrained net's
+    moving statistics, mean 0 / variance 1, can shrink activations to ~1e-8, which no int8 scale represents).
+
+    Args:
+        model: a built Keras model.
+        images: one batch of model inputs, e.g. 128 real images at the model's input size.
+    """
+    x = np.asarray(images)
+    if x.ndim != len(model.inputs[0].shape):
+        raise ValueError(f"recalibrate_batchnorm: `images` must be one batch of model inputs with shape "
+                         f"{tuple(model.inputs[0].shape)}, got an array of shape {x.shape}.")
+    layers = [layer for layer in model._flatten_layers() if isinstance(layer, keras.layers.BatchNormalization)]
+    saved = [(layer, layer.momentum) for layer in layers]
+    try:
+        for layer in layers:
+            layer.momentum = 0.0
+        model(x, training=True)
+    finally:
+        for layer, momentum in saved:
+            layer.momentum = momentum
+    return model
