@@ -106,6 +106,18 @@ class Reshape(keras.layers.Reshape):
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
+class WholeMapAveragePooling2D(keras.layers.AveragePooling2D):
+    """``AveragePooling2D`` whose window is the whole feature map (write-up 000's ``F.avg_pool2d(x, 4)`` on 4x4),
+    computed as a spatial mean: TFLite's MEAN runs in XNNPACK in int8, its AVERAGE_POOL_2D does not."""
+
+    def call(self, inputs):
+        if tuple(inputs.shape[1:3]) != tuple(self.pool_size):
+            raise ValueError(f"{self.name}: pool_size {self.pool_size} must equal the feature map size "
+                             f"{tuple(inputs.shape[1:3])}.")
+        return ops.mean(inputs, axis=(1, 2), keepdims=True)
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
 class ChannelShuffle(keras.layers.Layer):
     """ShuffleNet channel shuffle for NHWC tensors: (..., g, C/g) -> swap -> (..., C)."""
 
@@ -190,7 +202,8 @@ class HardSwish(keras.layers.Layer):
 
 
 CUSTOM_OBJECTS = {
-    f"{PACKAGE}>{cls.__name__}": cls for cls in (ChannelReplicate, ChannelShuffle, HardSigmoid, HardSwish, Reshape)
+    f"{PACKAGE}>{cls.__name__}": cls for cls in (ChannelReplicate, ChannelShuffle, HardSigmoid, HardSwish, Reshape,
+                                                 WholeMapAveragePooling2D)
 }
 
 # Backends on which a depthwise convolution runs as a sum of shifted, per-channel-scaled slices instead of the

@@ -35,7 +35,9 @@ def rebuilt(card: dict, path: Path) -> keras.Model:
     """The shipped weights in the registry model as the current code builds it (e.g. with static reshapes that
     TFLite's XNNPACK runs), checked to compute the same outputs as the shipped file on the embedded sample."""
     shipped = keras.saving.load_model(path, compile=False)
-    model = km.get_model(card["registry_model"], weights=str(path), **card["build_kwargs"])
+    act = shipped.layers[-1].get_config().get("activation")  # runs train logits: classifier_activation=None
+    kwargs = {"classifier_activation": None if act == "linear" else act, **card["build_kwargs"]}
+    model = km.get_model(card["registry_model"], weights=str(path), **kwargs)
     x = to_model_input(load_sample(card["sample"]["name"]).x_test[:200], model.input_shape[1:])
     diff = float(np.abs(model.predict(x, verbose=0) - shipped.predict(x, verbose=0)).max())
     if diff > 1e-5:

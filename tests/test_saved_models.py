@@ -9,7 +9,7 @@ import pytest
 
 import keras_mobilenets as km
 from keras_mobilenets.data import load_sample
-from keras_mobilenets.export import TFLiteRunner
+from keras_mobilenets.export import TFLiteRunner, xnnpack_ops
 from keras_mobilenets.pretrained import to_model_input, top1_accuracy
 
 CARDS = km.pretrained.cards()
@@ -41,6 +41,8 @@ def test_shipped_model_reproduces_its_card(name):
     if keras.backend.backend() != "tensorflow":
         return  # the TFLite files run in the TFLite interpreter, the same on every backend: checked once, on TF
     for kind in km.pretrained.shipped_tflite_kinds(card):
+        # TFLite's CPU engine (XNNPACK) runs the whole graph: no op left to TFLite's slower own kernels
+        assert xnnpack_ops(f"{card['dir']}/model_{kind}.tflite") == (1, []), kind
         runner = TFLiteRunner(f"{card['dir']}/model_{kind}.tflite")
         acc = top1_accuracy(runner, x, y)
         assert abs(acc - card["accuracy"][f"tflite_{kind}"]["sample"]) <= 0.002, (kind, acc)

@@ -8,7 +8,7 @@ import keras
 from keras import layers
 
 from keras_mobilenets import blocks
-from keras_mobilenets.layers import ChannelReplicate, Reshape
+from keras_mobilenets.layers import ChannelReplicate, Reshape, WholeMapAveragePooling2D
 
 # Per-channel (mean, std) in [0, 1] units for the normalisations the write-ups use.
 NORMALISATIONS = {
@@ -133,7 +133,7 @@ def top(x, head: Head, style, include_top, classes, pooling, dropout_rate, class
             return layers.GlobalMaxPooling2D(name="max_pool")(x)
         return x
     if head.fixed_pool and x.shape[1] is not None and x.shape[2] is not None:
-        x = layers.AveragePooling2D(pool_size=(x.shape[1], x.shape[2]), name="avg_pool")(x)
+        x = WholeMapAveragePooling2D(pool_size=(x.shape[1], x.shape[2]), name="avg_pool")(x)
         x = Reshape((x.shape[1] * x.shape[2] * x.shape[3],), name="flatten")(x)  # static (N, -1); layers.Reshape
     else:
         x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
