@@ -3,7 +3,9 @@
     python benchmarks/inference.py                      # every write-up model (long: ~1-2 min per model)
     python benchmarks/inference.py --models custom_mobilenet_cifar10,cv3k_imagenet --runs 300
 
-For each model: build it from the registry (random init, seed 0; latency does not depend on the weights),
+For each model: build it from the registry (random init, seed 0; BatchNorm statistics recalibrated on 128 real
+images so that activations, and so int8 ranges, have a trained net's scale -- an untrained net's ~1e-8
+activations change which int8 ops XNNPACK accepts, hence the latency),
 time ``model.predict_on_batch`` on every Keras backend (one subprocess per backend: tf.function / jax.jit /
 torch no_grad, as Keras compiles them), export it with :func:`keras_mobilenets.export.export_many` (each
 artifact verified; the int8 / fp16 accuracy bounds are relaxed because untrained networks have no class margin),
@@ -157,6 +159,8 @@ def _export_and_time(name, args, workdir) -> tuple[dict, dict]:
         run = E.ONNXRunner(r.path, args.threads) if r.format == "onnx" else E.TFLiteRunner(r.path, args.threads)
         timings[key] = _timeit(run, x, args.runs, args.warmup)
         info[key] = {"size_bytes": r.size_bytes, "max_abs_error": r.max_abs_error, "top1_agreement": r.top1_agreement}
+        if r.format == "tflite":  # (XNNPACK pieces, ops TFLite's own kernels run)
+            info[key]["xnnpack_pieces"], info[key]["xnnpack_left_out"] = E.xnnpack_ops(r.path)
     return timings, info
 
 
@@ -166,8 +170,8 @@ def _table(result) -> str:
         f"Batch-1 CPU latency, median of {result['runs']} runs (ms), {result['threads']} thread(s); "
         f"{result['cpu']}, load average at start {result['loadavg']}.",
         "",
-        "| model | input | " + " | ".join(cols) + " | int8 size |",
-        "|---|---|" + "---|" * len(cols) + "---|",
+        "| model | input | " + " | ".join(cols) + " | int8 size | XNNPACK pieces fp32 / int8 |",
+        "|---|---|" + "---|" * len(cols) + "---|---|",
     ]
     for name, row in result["models"].items():
         cells = [row["keras"].get(b, {}).get("median_ms") for b in result["keras_backends"]]
@@ -176,7 +180,9 @@ def _table(result) -> str:
         lines.append(
             f"| {name} | {'x'.join(map(str, row['input_shape'][:2]))} | "
             + " | ".join("–" if c is None else f"{c:.2f}" for c in cells)
-            + f" | {'–' if size is None else f'{size / 1e6:.2f} MB'} |"
+            + f" | {'–' if size is None else f'{size / 1e6:.2f} MB'} | "
+            + " / ".join(str(row["artifacts"].get(k, {}).get("xnnpack_pieces", "–")) for k in ("tflite_fp32", "tflite_int8"))
+            + " |"
         )
     lines += ["", "Reproduce: `python benchmarks/inference.py` (see the script's docstring)."]
     return "\n".join(lines) + "\n"
