@@ -19,7 +19,7 @@ import keras
 from keras import layers
 
 from keras_mobilenets import initializers as init
-from keras_mobilenets.layers import ChannelReplicate, ChannelShuffle, DepthwiseConv2D, GroupConv2D, HardSigmoid, HardSwish, Reshape
+from keras_mobilenets.layers import BatchNormalization, ChannelReplicate, ChannelShuffle, Conv2D, DepthwiseConv2D, GroupConv2D, HardSigmoid, HardSwish, Reshape
 
 ACTIVATIONS = ("relu", "relu6", "hard_swish", "hard_sigmoid", "sigmoid", None)
 INITS = ("keras", "torch", "he_fan_out", "glorot")
@@ -117,7 +117,7 @@ def activation(x, kind, name):
 
 
 def batch_norm(x, style, name, gamma_initializer=None, beta_initializer=None):
-    return layers.BatchNormalization(
+    return BatchNormalization(
         epsilon=style.bn_eps,
         momentum=style.bn_momentum,
         gamma_initializer=gamma_initializer or init.ONES,
@@ -151,7 +151,7 @@ def conv(x, filters, kernel, stride, style, name, groups=1, use_bias=False):
     if groups > 1:  # see GroupConv2D: Keras' grouped Conv2D is XLA-only on TensorFlow (slow, no ONNX)
         return GroupConv2D(filters, kernel, strides=stride, padding=padding, groups=groups,
                            kernel_initializer=conv_initializer(style, kernel, cin // groups), name=name)(x)
-    return layers.Conv2D(
+    return Conv2D(
         filters,
         kernel,
         strides=stride,
@@ -232,7 +232,7 @@ def squeeze_excite(x, se, style, name):
     # lowers to dynamic-shape reshapes (SHAPE / GATHER / PACK / REDUCE_PROD) that TFLite's XNNPACK cannot run.
     s = layers.GlobalAveragePooling2D(keepdims=se.conv, name=f"{name}_pool")(x)
     kernel_init, bias_init = dense_initializers(style, channels)
-    fc = (lambda n, u, b, ki, bi: layers.Conv2D(u, 1, use_bias=b, kernel_initializer=ki, bias_initializer=bi, name=n)) if se.conv else (
+    fc = (lambda n, u, b, ki, bi: Conv2D(u, 1, use_bias=b, kernel_initializer=ki, bias_initializer=bi, name=n)) if se.conv else (
         lambda n, u, b, ki, bi: layers.Dense(u, use_bias=b, kernel_initializer=ki, bias_initializer=bi, name=n)
     )
     s = fc(f"{name}_reduce", width, se.bias, kernel_init, bias_init)(s)

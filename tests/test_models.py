@@ -265,3 +265,73 @@ def test_writeup004_torchsummary_rows():
         assert ref_name == f"{kind}-{i}"
         assert [-1, *shape] == [int(v) for v in ref_shape.strip("[]").split(",")], ref_name
         assert params == int(ref_params.replace(",", "")), ref_name
+
+
+CONV_CASES = [  # (input NHWC, layer kwargs): "same" with symmetric and with bottom / right-only padding, groups
+    ((3, 9, 9, 4), dict(filters=6, kernel_size=3, strides=1, padding="same", use_bias=True)),
+    ((3, 9, 9, 4), dict(filters=6, kernel_size=3, strides=2, padding="same", use_bias=False)),
+    ((3, 8, 8, 4), dict(filters=5, kernel_size=3, strides=2, padding="same")),
+    ((3, 8, 8, 4), dict(filters=5, kernel_size=(1, 3), strides=(1, 2), padding="valid")),
+    ((3, 8, 8, 6), dict(filters=9, kernel_size=1, groups=3)),
+]
+
+
+@pytest.mark.parametrize("shape,kwargs", CONV_CASES)
+def test_package_conv_and_depthwise_equal_keras_layers(shape, kwargs):
+    """The package's Conv2D / DepthwiseConv2D (torch: one F.conv2d on a channels_last view; JAX: shift-and-add
+    depthwise) give Keras' outputs and gradients on every backend."""
+    from keras_mobilenets.layers import Conv2D, DepthwiseConv2D  # noqa: PLC0415
+
+    x = np.random.default_rng(0).normal(size=shape).astype("float32")
+    dw_kwargs = {k: v for k, v in kwargs.items() if k not in ("filters", "groups")}
+    for ours, theirs in [(Conv2D(**kwargs), keras.layers.Conv2D(**kwargs)),
+                         (DepthwiseConv2D(depth_multiplier=2, **dw_kwargs),
+                          keras.layers.DepthwiseConv2D(depth_multiplier=2, **dw_kwargs))]:
+        ours.build(shape), theirs.build(shape)
+        theirs.set_weights([np.random.default_rng(1).normal(size=w.shape).astype("float32") for w in ours.weights])
+        ours.set_weights(theirs.get_weights())
+        np.testing.assert_allclose(keras.ops.convert_to_numpy(ours(x)), keras.ops.convert_to_numpy(theirs(x)),
+                                   rtol=1e-5, atol=1e-5)
+        assert ours.compute_output_shape(shape) == tuple(ours(x).shape)
+        if keras.backend.backend() == "torch":  # the fast path's gradients (w.r.t. input and kernel) too
+            import torch  # noqa: PLC0415
+
+            grads = []
+            for layer in (ours, theirs):
+                xt = torch.tensor(x, requires_grad=True)
+                (layer(xt) ** 2).sum().backward()
+                grads.append((xt.grad.numpy(), layer.kernel.value.grad.numpy()))
+            for a, b in zip(*grads):
+                np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
+
+
+def test_package_batchnorm_equals_keras_layer():
+    """Training and inference outputs, the moving-statistics update and the gradients of the package's
+    BatchNormalization (torch: PyTorch's fused batch norm) equal keras.layers.BatchNormalization's."""
+    from keras_mobilenets.layers import BatchNormalization  # noqa: PLC0415
+
+    x = np.random.default_rng(0).normal(3.0, 2.0, size=(8, 5, 5, 6)).astype("float32")
+    kw = dict(momentum=0.9, epsilon=1e-3)
+    ours, theirs = BatchNormalization(**kw), keras.layers.BatchNormalization(**kw)
+    ours.build(x.shape), theirs.build(x.shape)
+    rng = np.random.default_rng(1)
+    weights = [rng.normal(size=6).astype("float32"), rng.normal(size=6).astype("float32"),
+               rng.normal(size=6).astype("float32"), rng.uniform(0.5, 2.0, size=6).astype("float32")]
+    ours.set_weights(weights), theirs.set_weights(weights)
+    for training in (True, False, True):
+        a = keras.ops.convert_to_numpy(ours(x, training=training))
+        b = keras.ops.convert_to_numpy(theirs(x, training=training))
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+        for wa, wb in zip(ours.get_weights(), theirs.get_weights()):
+            np.testing.assert_allclose(wa, wb, rtol=1e-5, atol=1e-6)
+    assert not np.allclose(ours.get_weights()[2], weights[2])  # the moving mean did move
+    if keras.backend.backend() == "torch":
+        import torch  # noqa: PLC0415
+
+        grads = []
+        for layer in (ours, theirs):
+            xt = torch.tensor(x, requires_grad=True)
+            (layer(xt, training=True) ** 3).sum().backward()
+            grads.append((xt.grad.numpy(), layer.gamma.value.grad.numpy(), layer.beta.value.grad.numpy()))
+        for a, b in zip(*grads):
+            np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-3)
