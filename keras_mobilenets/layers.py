@@ -314,16 +314,13 @@ def _torch_conv2d(x, kernel, strides, padding):
     import torch.nn.functional as F  # noqa: PLC0415, N812
 
     x, kernel = ops.convert_to_tensor(x), ops.convert_to_tensor(kernel)
-    kh, kw = kernel.shape[0], kernel.shape[1]
-    groups = x.shape[-1] // kernel.shape[2]
+    _, _, (top, bottom), (left, right) = _output_geometry(x.shape[1], x.shape[2], kernel.shape[0], kernel.shape[1],
+                                                          strides, padding)
     xt = x.permute(0, 3, 1, 2)  # a view: channels_last memory, which PyTorch's CPU convolutions prefer
-    pad = (0, 0)
-    if padding == "same":
-        (_, (top, bottom)), (_, (left, right)) = _same_pads(x.shape[1], kh, strides[0]), _same_pads(x.shape[2], kw, strides[1])
-        if (top, left) == (bottom, right):
-            pad = (top, left)
-        else:
-            xt = F.pad(xt, (left, right, top, bottom))
+    pad = (top, left)
+    if (top, left) != (bottom, right):  # "same" with the extra row / column at the bottom / right only
+        xt, pad = F.pad(xt, (left, right, top, bottom)), (0, 0)
+    groups = x.shape[-1] // kernel.shape[2]
     return F.conv2d(xt, kernel.permute(3, 2, 0, 1), None, tuple(strides), pad, 1, groups).permute(0, 2, 3, 1)
 
 

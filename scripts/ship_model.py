@@ -37,7 +37,8 @@ def rebuilt(card: dict, path: Path) -> keras.Model:
     shipped = keras.saving.load_model(path, compile=False)
     act = shipped.layers[-1].get_config().get("activation")  # runs train logits: classifier_activation=None
     kwargs = {"classifier_activation": None if act == "linear" else act, **card["build_kwargs"]}
-    model = km.get_model(card["registry_model"], weights=str(path), **kwargs)
+    model = km.get_model(card["registry_model"], **kwargs)
+    model.set_weights(shipped.get_weights())  # raises on any shape mismatch; outputs compared below
     x = to_model_input(load_sample(card["sample"]["name"]).x_test[:200], model.input_shape[1:])
     diff = float(np.abs(model.predict(x, verbose=0) - shipped.predict(x, verbose=0)).max())
     if diff > 1e-5:
