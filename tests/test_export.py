@@ -332,6 +332,23 @@ def test_float_compute_ops_tells_int8_from_float_graphs():
     assert {"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"} <= set(fp32) <= set(E.tflite_ops(shipped / "model_fp32.tflite"))
 
 
+@pytest.mark.skipif(backend() != "tensorflow", reason="TFLite files converted and inspected on TensorFlow: "
+                    "backend-independent, run in the TensorFlow session")
+def test_xnnpack_ops_reports_the_ops_xnnpack_refuses(tmp_path):
+    """A ReLU whose input also feeds an Add cannot fuse into the conv before it; XNNPACK runs a standalone int8
+    RELU in no piece, so the int8 graph is cut around it. fp32 runs whole."""
+    inputs = keras.Input((8, 8, 3))
+    y = keras.layers.Conv2D(8, 1)(keras.layers.Rescaling(1 / 255)(inputs))
+    y = keras.layers.Add()([keras.layers.ReLU()(y), y])
+    model = keras.Model(inputs, keras.layers.Dense(10)(keras.layers.GlobalAveragePooling2D()(y)))
+    kw = dict(representative_data=SAMPLE["x_train"][:32], verify_data=SAMPLE["x_test"][:20], checks=RANDOM_MODEL_CHECKS)
+    E.export(model, tmp_path / "f.tflite", **kw)
+    E.export(model, tmp_path / "q.tflite", quantization="int8", **kw)
+    assert E.xnnpack_ops(tmp_path / "f.tflite") == (1, [])
+    pieces, left = E.xnnpack_ops(tmp_path / "q.tflite")
+    assert left == ["RELU"] and pieces == 2, (pieces, left)
+
+
 @pytest.mark.skipif(backend() != "tensorflow", reason="a file converted on TensorFlow: backend-independent, "
                     "run in the TensorFlow session (see INT8_SHIPPED)")
 def test_trained_model_int8(tmp_path):
