@@ -335,3 +335,19 @@ def test_package_batchnorm_equals_keras_layer():
             grads.append((xt.grad.numpy(), layer.gamma.value.grad.numpy(), layer.beta.value.grad.numpy()))
         for a, b in zip(*grads):
             np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-3)
+
+
+def test_static_reshape_and_whole_map_pool_equal_keras_layers():
+    """layers.Reshape (batch written as -1) and WholeMapAveragePooling2D (a spatial mean) compute what
+    keras.layers.Reshape / AveragePooling2D do; a pool window that is not the whole map is a clear error."""
+    from keras_mobilenets.layers import Reshape, WholeMapAveragePooling2D  # noqa: PLC0415
+
+    x = np.random.default_rng(0).normal(size=(3, 4, 4, 5)).astype("float32")
+    pooled = keras.ops.convert_to_numpy(WholeMapAveragePooling2D(pool_size=(4, 4))(x))
+    np.testing.assert_allclose(pooled, keras.ops.convert_to_numpy(keras.layers.AveragePooling2D((4, 4))(x)), atol=1e-6)
+    assert pooled.shape == (3, 1, 1, 5)
+    for target in [(5,), (1, 5, 1), (-1,)]:
+        ours = keras.ops.convert_to_numpy(Reshape(target)(pooled))
+        np.testing.assert_array_equal(ours, keras.ops.convert_to_numpy(keras.layers.Reshape(target)(pooled)))
+    with pytest.raises(ValueError, match="pool_size .* must equal the feature map size"):
+        WholeMapAveragePooling2D(pool_size=(2, 2))(x)
