@@ -94,7 +94,7 @@ def _calibrated(model, n=128):
     # A class margin: scale the classifier so the logits' spread is ~4 (tiny Dense inits otherwise give
     # near-uniform softmax outputs whose argmax is a tie-break, meaningless for agreement checks).
     head = [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)][-1]
-    feats = keras.ops.convert_to_numpy(keras.Model(model.inputs, head.input)(x[:64], training=False))
+    feats = inference(keras.Model(model.inputs, head.input), x[:64])
     kernel, *bias = head.get_weights()
     z = feats.reshape(len(feats), -1) @ kernel
     head.set_weights([kernel * (4.0 / max(float(z.std(axis=-1).mean()), 1e-12)), *bias])

@@ -27,8 +27,23 @@ def recalibrate_batchnorm(model: keras.Model, images) -> keras.Model:
     try:
         for layer in layers:
             layer.momentum = 0.0
-        model(x, training=True)
+        if keras.backend.backend() == "jax":
+            _jitted_training_call(model, x)
+        else:
+            model(x, training=True)
     finally:
         for layer, momentum in saved:
             layer.momentum = momentum
     return model
+
+
+def _jitted_training_call(model: keras.Model, x) -> None:
+    """``model(x, training=True)`` on JAX as one compiled program: an eager call compiles every op separately
+    (measured: MobileNetV3-Small width 0.5 at 32x32, 14.5 s eager vs 3 s). Stores the updated moving statistics."""
+    import jax  # noqa: PLC0415
+
+    trainable = [v.value for v in model.trainable_variables]
+    non_trainable = [v.value for v in model.non_trainable_variables]
+    _, updated = jax.jit(lambda t, n, x: model.stateless_call(t, n, x, training=True))(trainable, non_trainable, x)
+    for variable, value in zip(model.non_trainable_variables, updated):
+        variable.assign(value)
