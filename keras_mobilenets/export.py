@@ -431,7 +431,7 @@ def _has_hard_swish(model) -> bool:
 def _tflite_bytes(model, quantization, representative, scratch: str, notes: list,
                   calibration: str = "percentile") -> tuple[bytes, str]:
     tf = _tf()
-    from keras_mobilenets.layers import hard_swish_form  # noqa: PLC0415
+    from keras_mobilenets.layers import trace_forms  # noqa: PLC0415
 
     # XNNPACK has no int8 HARD_SWISH: for int8, trace hard-swish as x * (clip(x / 3, -1, 1) / 2 + 1/2) (layers.py)
     clamp = quantization == "int8" and _has_hard_swish(model)
@@ -439,7 +439,8 @@ def _tflite_bytes(model, quantization, representative, scratch: str, notes: list
     if clamp:
         notes.append("hard-swish traced as x * (clip(x / 3, -1, 1) / 2 + 1/2) for int8 (ops XNNPACK runs in int8)")
     if not os.path.isdir(sm_dir):
-        with hard_swish_form("clamp" if clamp else "fused"):
+        # GroupConv2D as TF's grouped convolution: one CONV_2D (see layers.GROUP_CONV_FORMS)
+        with trace_forms(hard_swish="clamp" if clamp else "fused", group_conv="grouped"):
             _saved_model(model, sm_dir)
 
     def converter():

@@ -105,6 +105,11 @@ def test_group_conv_equals_keras_grouped_conv2d(kernel, stride, groups, cin, fil
     ref.set_weights(ours.get_weights())  # same kernel layout (kh, kw, cin / groups, filters)
     np.testing.assert_allclose(y, keras.ops.convert_to_numpy(ref(x)), atol=1e-5)
     assert y.shape == tuple(ours.compute_output_shape(x.shape))
+    if keras.backend.backend() == "tensorflow":  # the export's form: TensorFlow's own grouped convolution
+        from keras_mobilenets.layers import trace_forms
+
+        with trace_forms(group_conv="grouped"):
+            np.testing.assert_allclose(keras.ops.convert_to_numpy(ours(x)), y, atol=1e-5)
 
 
 @pytest.mark.parametrize("kernel,stride,padding,multiplier,size", [
