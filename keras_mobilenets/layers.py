@@ -188,10 +188,11 @@ def trace_forms(hard_swish: str | None = None, group_conv: str | None = None):
     (one of ``GROUP_CONV_FORMS``) inside the ``with`` block; ``None`` keeps the current form."""
     new = {}
     for key, form, allowed in (("hard_swish", hard_swish, HARD_SWISH_FORMS), ("group_conv", group_conv, GROUP_CONV_FORMS)):
-        if form is not None and form not in allowed:
+        if form is None:
+            continue
+        if form not in allowed:
             raise ValueError(f"{key}_form: form must be one of {allowed}, got {form!r}.")
-        if form is not None:
-            new[key] = form
+        new[key] = form
     before = dict(_trace_forms)
     _trace_forms.update(new)
     try:
@@ -202,9 +203,7 @@ def trace_forms(hard_swish: str | None = None, group_conv: str | None = None):
 
 def hard_swish_form(form: str):
     """Trace ``HardSwish`` layers as ``form`` (one of ``HARD_SWISH_FORMS``) inside the ``with`` block."""
-    if form not in HARD_SWISH_FORMS:  # raised at the call, like the context manager's other errors
-        raise ValueError(f"hard_swish_form: form must be one of {HARD_SWISH_FORMS}, got {form!r}.")
-    return trace_forms(hard_swish=form)
+    return trace_forms(hard_swish=form)  # trace_forms checks `form`
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
