@@ -142,6 +142,26 @@ def test_forward_shapes(name, include_top, pooling):
         assert y.shape[:3] == (2, 2, 2)  # total stride 32
 
 
+@pytest.mark.parametrize("name,alpha", [("cheap_v2_cifar100", 0.5), ("cheap_v2_cifar100", 1.4),
+                                        ("cheap_v3_reuse_shuffle6_cifar100", 0.5), ("cheap_v3g_cifar10", 0.75)])
+def test_width_multiplier_on_cheap_operation_nets(name, alpha):
+    """`alpha` scales the write-up 001 nets too: cheap V2's partial-copy shortcut (x[..., 32:64] for 64 -> 96 at
+    alpha 1) moves with the input width, and the 6-group shuffle nets round widths to multiples of 24."""
+    model = km.get_model(name, alpha=alpha, classes=10)
+    assert model.count_params() != km.get_model(name, classes=10).count_params()
+    if name == "cheap_v2_cifar100":
+        rep = model.get_layer("block10_shortcut")
+        cin = rep.input.shape[-1]
+        tail = rep.output.shape[-1] - cin
+        assert cin == {0.5: 32, 1.4: 88}[alpha] and 0 < rep.offset and rep.offset + tail <= cin
+    else:
+        shuffled = [layer.input.shape[-1] for layer in model.layers if type(layer).__name__ == "ChannelShuffle"]
+        assert shuffled and all(c % 6 == 0 for c in shuffled)
+    x = np.random.default_rng(0).uniform(0, 255, (2, 32, 32, 3)).astype("float32")
+    y = inference(model, x)
+    assert y.shape == (2, 10) and np.all(np.isfinite(y))
+
+
 def test_minimalistic_has_no_se_and_relu_only():
     model = km.MobileNetV3Small(input_shape=(32, 32, 3), minimalistic=True)
     kinds = {type(layer).__name__ for layer in model.layers}
@@ -187,6 +207,7 @@ def test_saved_model_loads_on_other_backends(tmp_path):
     [
         (lambda: km.MobileNetV2(alpha=0), "`alpha` must be a number > 0"),
         (lambda: km.MobileNetV1(alpha=-1.0), "`alpha`"),
+        (lambda: km.get_model("cv3k_imagenet", alpha=0.5), r"cv3k_imagenet: `alpha`=0.5 .* Use alpha=1.0"),
         (lambda: km.MobileNetV3Small(input_shape=(16, 16, 3)), r"`input_shape` .* too small .* >= 32"),
         (lambda: km.get_model("custom_mobilenet_cifar10", input_shape=(8, 8, 3)), r"`input_shape`.*>= 16"),
         (lambda: km.MobileNetV2(include_top=False, pooling="mean"), r"`pooling` must be one of \(None, 'avg', 'max'\)"),

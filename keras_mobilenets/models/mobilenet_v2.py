@@ -56,17 +56,21 @@ def build_v2(spec: V2Spec, name, input_shape=None, alpha=1.0, include_top=True, 
     x = base.preprocess(inputs, spec.preprocessing if include_preprocessing else None)
     x = blocks.conv_bn_act(x, blocks.make_divisible(32 * alpha, 8), 3, spec.stem_stride, spec.act, spec.style,
                            "stem_conv", "stem_bn")
-    i = 0
+    i, width_1 = 0, 32  # width_1: the block's input width at alpha = 1
     for t, c, n, s in spec.stages:
         out = blocks.make_divisible(int(c * alpha), 8)
         for r in range(n):
+            # a partial-copy shortcut starts at the same fraction of the (scaled) input channels, within them
+            cin = x.shape[-1]
+            tail = out % cin if out >= cin else out
+            offset = min(round(spec.shortcut_offsets.get(i, 0) * cin / width_1), cin - tail)
             x = blocks.inverted_residual(
                 x, out, x.shape[-1] * t, s if r == 0 else 1, spec.act, spec.style, f"block{i}",
                 expansion=spec.expansion_for(t), always_expand=spec.always_expand, expand_act=spec.expand_act,
                 expand_bn_init=spec.expand_bn_init, project_bn=spec.project_bn, shortcut=spec.shortcut,
-                shortcut_offset=spec.shortcut_offsets.get(i, 0),
+                shortcut_offset=offset,
             )
-            i += 1
+            i, width_1 = i + 1, c
     head = spec.head
     if head.conv and alpha > 1.0:  # keras.applications widens the last conv only for alpha > 1
         head = base.Head(**{**head.__dict__, "conv": blocks.make_divisible(head.conv * alpha, 8)})

@@ -69,6 +69,8 @@ class V3Spec:
         shuffle: channel-shuffle groups before a tile expansion (``None``: no shuffle).
         out_shuffle: shuffle the projected output with g = exp // cin groups (write-up 001 CV3K).
         grouped_from: blocks from this index on use a 2-channels-per-group kxk conv instead of the depthwise.
+        divisor: widths scaled by ``alpha != 1`` are rounded to multiples of this (8 as in keras.applications;
+            24 = lcm(8, 6) for 6-group channel shuffles, so that every scaled width still splits into 6 groups).
     """
 
     rows: tuple
@@ -82,6 +84,7 @@ class V3Spec:
     shuffle: int | None = None
     out_shuffle: bool = False
     grouped_from: int | None = None
+    divisor: int = 8
     style: blocks.Style = blocks.KERAS.replace(bn_momentum=0.999)
     default_shape: tuple = (224, 224, 3)
     preprocessing: str | None = "-1_1"
@@ -112,19 +115,27 @@ def build_v3(spec: V3Spec, name, input_shape=None, alpha=1.0, minimalistic=False
     inputs = base.make_input(input_shape, spec.default_shape, input_tensor, include_top)
     x = base.preprocess(inputs, spec.preprocessing if include_preprocessing else None)
     x = _stem(x, spec, alpha, RE if minimalistic else spec.stem_act)
-    table_in = spec.stem
+    table_in, d = spec.stem, spec.divisor
     for i, (k, exp, out, se, act, s) in enumerate(spec.rows):
         cin = x.shape[-1]
         if alpha != 1.0:  # keras.applications: widths through make_divisible, expansion as a ratio of cin
-            out, exp = blocks.make_divisible(out * alpha), blocks.make_divisible(cin * exp / table_in)
+            out, exp = blocks.make_divisible(out * alpha, d), blocks.make_divisible(cin * exp / table_in, d)
         if minimalistic:
             k, se, act = 3, False, RE
         grouped = spec.grouped_from is not None and i >= spec.grouped_from and exp != cin
-        x = blocks.inverted_residual(
-            x, out, exp, s, act, spec.style, f"block{i}", kernel=k, se=spec.se if se else None,
-            expansion=spec.expansion, shuffle=spec.shuffle,
-            out_shuffle=exp // cin if spec.out_shuffle else None, dw_groups=exp // 2 if grouped else None,
-        )
+        try:
+            x = blocks.inverted_residual(
+                x, out, exp, s, act, spec.style, f"block{i}", kernel=k, se=spec.se if se else None,
+                expansion=spec.expansion, shuffle=spec.shuffle,
+                out_shuffle=exp // cin if spec.out_shuffle else None, dw_groups=exp // 2 if grouped else None,
+            )
+        except ValueError as exc:
+            if alpha == 1.0:
+                raise
+            raise ValueError(
+                f"{name}: `alpha`={alpha} gives block {i} {cin} -> {exp} -> {out} channels, which its channel "
+                f"shuffles / grouped convolutions cannot split ({exc}). Use alpha=1.0 (the write-up's widths)."
+            ) from exc
         table_in = spec.rows[i][2]
     head = spec.head
     if head.conv and alpha != 1.0:
@@ -169,10 +180,10 @@ CHEAP_V3 = V3Spec(
 )
 CHEAP_V3_SHUFFLE = V3Spec(cifar(CHEAP), expansion="tile", stem_kind="replicate", **{**_TILE_SE, "head": _CHEAP_HEAD},
                           **_CIFAR)
-REUSE_SHUFFLE6 = V3Spec(cifar(REUSE6), expansion="tile", shuffle=6, stem=24, stem_kind="replicate",
+REUSE_SHUFFLE6 = V3Spec(cifar(REUSE6), expansion="tile", shuffle=6, divisor=24, stem=24, stem_kind="replicate",
                         **{**_TILE_SE, "head": _CHEAP_HEAD}, **_CIFAR)
 CHEAP_V3G = V3Spec(**{**REUSE_SHUFFLE6.__dict__, "grouped_from": 7})
-REUSE_SHUFFLE6_IMAGENET = V3Spec(REUSE6, expansion="tile", shuffle=6, stem=24, stem_kind="replicate_in",
+REUSE_SHUFFLE6_IMAGENET = V3Spec(REUSE6, expansion="tile", shuffle=6, divisor=24, stem=24, stem_kind="replicate_in",
                                  **{**_TILE_SE, "head": _CHEAP_HEAD}, **_IMAGENET, dropout=0.0)
 CV3K_IMAGENET = V3Spec(
     CV3K, stem=24, expansion="tile_grouped", out_shuffle=True,
@@ -182,7 +193,7 @@ CV3K_IMAGENET = V3Spec(
     **_IMAGENET,
 )
 REUSE6_SHUFFLE6_OL_IMAGENET = V3Spec(
-    REUSE6, stem=24, expansion="tile", shuffle=6,
+    REUSE6, stem=24, expansion="tile", shuffle=6, divisor=24,
     **{**_TILE_SE, "head": base.Head(conv=1080, dense=1280, dense_bias=False, act=HS)}, **_IMAGENET, dropout=0.0,
 )
 
