@@ -42,9 +42,9 @@ RUNTIMES = ("tflite_fp32", "tflite_fp16", "tflite_int8", "onnxruntime")
 
 def _thread_env(threads: int) -> dict:
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", OMP_NUM_THREADS=str(threads))
+    # only --flags: XLA stops reading XLA_FLAGS at the first token that is not one
     env["XLA_FLAGS"] = (
         env.get("XLA_FLAGS", "") + f" --xla_cpu_multi_thread_eigen={'true' if threads > 1 else 'false'}"
-        f" intra_op_parallelism_threads={threads}"
     ).strip()
     env["PYTHONPATH"] = str(REPO) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     return env
@@ -158,10 +158,15 @@ def _export_and_time(name, args, workdir) -> tuple[dict, dict]:
     for key, r in zip(RUNTIMES, res):
         run = E.ONNXRunner(r.path, args.threads) if r.format == "onnx" else E.TFLiteRunner(r.path, args.threads)
         timings[key] = _timeit(run, x, args.runs, args.warmup)
-        info[key] = {"size_bytes": r.size_bytes, "max_abs_error": r.max_abs_error, "top1_agreement": r.top1_agreement}
+        info[key] = {"size_bytes": r.size_bytes, "max_abs_error": r.max_abs_error, "top1_agreement": r.top1_agreement,
+                     "export_seconds": r.seconds}
         if r.format == "tflite":  # (XNNPACK pieces, ops TFLite's own kernels run)
             info[key]["xnnpack_pieces"], info[key]["xnnpack_left_out"] = E.xnnpack_ops(r.path)
     return timings, info
+
+
+def _secs(v) -> str:
+    return "–" if v is None else f"{v:.0f}"
 
 
 def _table(result) -> str:
@@ -170,8 +175,8 @@ def _table(result) -> str:
         f"Batch-1 CPU latency, median of {result['runs']} runs (ms), {result['threads']} thread(s); "
         f"{result['cpu']}, load average at start {result['loadavg']}.",
         "",
-        "| model | input | " + " | ".join(cols) + " | int8 size | XNNPACK pieces fp32 / int8 |",
-        "|---|---|" + "---|" * len(cols) + "---|---|",
+        "| model | input | " + " | ".join(cols) + " | int8 size | XNNPACK pieces fp32 / int8 | export + verify s fp32 / int8 |",
+        "|---|---|" + "---|" * len(cols) + "---|---|---|",
     ]
     for name, row in result["models"].items():
         cells = [row["keras"].get(b, {}).get("median_ms") for b in result["keras_backends"]]
@@ -182,6 +187,7 @@ def _table(result) -> str:
             + " | ".join("–" if c is None else f"{c:.2f}" for c in cells)
             + f" | {'–' if size is None else f'{size / 1e6:.2f} MB'} | "
             + " / ".join(str(row["artifacts"].get(k, {}).get("xnnpack_pieces", "–")) for k in ("tflite_fp32", "tflite_int8"))
+            + " | " + " / ".join(_secs(row["artifacts"].get(k, {}).get("export_seconds")) for k in ("tflite_fp32", "tflite_int8"))
             + " |"
         )
     lines += ["", "Reproduce: `python benchmarks/inference.py` (see the script's docstring)."]
