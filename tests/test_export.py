@@ -91,12 +91,15 @@ def _calibrated(model, n=128):
     x = E._as_images(SAMPLE["x_train"][:n], E._input_shape(model), 0, "verify_data")
     recalibrate_batchnorm(model, x)
     # A class margin: scale the classifier so the logits' spread is ~4 (tiny Dense inits otherwise give
-    # near-uniform softmax outputs whose argmax is a tie-break, meaningless for agreement checks).
+    # near-uniform softmax outputs whose argmax is a tie-break, meaningless for agreement checks). A regressor
+    # (mobilenet_v3_small_42's 42 unbounded outputs) gets a spread of ~1: at 4, float32 rounding through the
+    # untrained net reached 3.3e-4 > the 1e-4 fp32 bound on TF (KM_EXPORT_ALL_FAMILIES=1, 2026-12-03).
     head = [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)][-1]
+    spread = 4.0 if head.get_config()["activation"] == "softmax" else 1.0
     feats = inference(keras.Model(model.inputs, head.input), x[:64])
     kernel, *bias = head.get_weights()
     z = feats.reshape(len(feats), -1) @ kernel
-    head.set_weights([kernel * (4.0 / max(float(z.std(axis=-1).mean()), 1e-12)), *bias])
+    head.set_weights([kernel * (spread / max(float(z.std(axis=-1).mean()), 1e-12)), *bias])
     return model
 
 
@@ -344,6 +347,28 @@ def test_xnnpack_ops_reports_the_ops_xnnpack_refuses(tmp_path):
     assert E.xnnpack_ops(tmp_path / "f.tflite") == (1, [])
     pieces, left = E.xnnpack_ops(tmp_path / "q.tflite")
     assert left == ["RELU"] and pieces == 2, (pieces, left)
+
+
+@pytest.mark.skipif(backend() != "tensorflow", reason="TFLite files converted and inspected on TensorFlow: "
+                    "backend-independent, run in the TensorFlow session")
+def test_int8_classifier_ends_in_a_float_softmax(tmp_path):
+    """A softmax head's int8 graph dequantizes the logits and applies a float SOFTMAX: one XNNPACK piece (XNNPACK
+    has no int8 SOFTMAX), probabilities off the int8 1/256 grid. Shipped trained weights, softmax head."""
+    model = km.get_model("mobilenet_v1_julia_a0.1_cifar100", weights="cifar10")
+    assert model.layers[-1].get_config()["activation"] == "softmax"
+    r = E.export(model, tmp_path / "q.tflite", quantization="int8", representative_data="cifar10_sample",
+                 num_representative=500, num_verify=500, checks={"int8_min_top1_agreement": 0.9})
+    assert any("float SOFTMAX" in n for n in r.notes) and r.top1_agreement >= 0.9
+    assert E.float_compute_ops(tmp_path / "q.tflite") == ["SOFTMAX"]
+    assert E.xnnpack_ops(tmp_path / "q.tflite") == (1, [])
+    p = _run_tflite(tmp_path / "q.tflite", SAMPLE["x_test"][:8].astype("float32"))
+    np.testing.assert_allclose(p.sum(-1), 1.0, atol=1e-5)
+    assert np.abs(p * 256 - np.round(p * 256)).max() > 1e-3  # not int8 softmax's grid
+    # a logits head has no softmax tail: the graph is left as the quantizer wrote it (all int8 compute)
+    logits = km.get_model("mobilenet_v1_julia_a0.1_cifar100", weights="cifar10", classifier_activation=None)
+    r = E.export(logits, tmp_path / "l.tflite", quantization="int8", representative_data="cifar10_sample",
+                 num_representative=200, num_verify=200, checks={"int8_min_top1_agreement": 0.9})
+    assert not any("SOFTMAX" in n for n in r.notes) and E.float_compute_ops(tmp_path / "l.tflite") == []
 
 
 @pytest.mark.skipif(backend() != "tensorflow", reason="TFLite files converted and inspected on TensorFlow: "
