@@ -7,7 +7,8 @@ For each model: build it from the registry (random init, seed 0; BatchNorm stati
 images so that activations, and so int8 ranges, have a trained net's scale -- an untrained net's ~1e-8
 activations change which int8 ops XNNPACK accepts, hence the latency),
 time ``model.predict_on_batch`` on every Keras backend (one subprocess per backend: tf.function / jax.jit /
-torch no_grad, as Keras compiles them), export it with :func:`keras_mobilenets.export.export_many` (each
+torch no_grad, as Keras compiles them) and :func:`keras_mobilenets.predictor` (torch.jit.trace / jax.jit /
+tf.function of the model, without Keras' per-layer dispatch), export it with :func:`keras_mobilenets.export.export_many` (each
 artifact verified; the int8 / fp16 accuracy bounds are relaxed because untrained networks have no class margin),
 then time the TFLite interpreter (XNNPACK, the default delegate) and ONNX Runtime (CPU EP) in this process.
 Every number is the median of ``--runs`` timed calls after ``--warmup`` calls, all in one process per runtime,
@@ -100,6 +101,7 @@ def keras_worker(models, runs, warmup, threads):
         model = km.get_model(name, **_model_kwargs(name))
         x = _image(E._input_shape(model))
         out[name] = _timeit(model.predict_on_batch, x, runs, warmup)
+        out[name]["predictor"] = _timeit(km.predictor(model, x), x, runs, warmup)
     print("@@RESULT@@" + json.dumps({"backend": b, "versions": _versions(b), "results": out}))
 
 
@@ -170,7 +172,8 @@ def _secs(v) -> str:
 
 
 def _table(result) -> str:
-    cols = [f"Keras {b}" for b in result["keras_backends"]] + ["TFLite fp32", "TFLite fp16", "TFLite int8", "ONNX Runtime"]
+    cols = ([f"Keras {b}" for b in result["keras_backends"]] + [f"km.predictor {b}" for b in result["keras_backends"]]
+            + ["TFLite fp32", "TFLite fp16", "TFLite int8", "ONNX Runtime"])
     lines = [
         f"Batch-1 CPU latency, median of {result['runs']} runs (ms), {result['threads']} thread(s); "
         f"{result['cpu']}, load average at start {result['loadavg']}.",
@@ -180,6 +183,7 @@ def _table(result) -> str:
     ]
     for name, row in result["models"].items():
         cells = [row["keras"].get(b, {}).get("median_ms") for b in result["keras_backends"]]
+        cells += [row["keras"].get(b, {}).get("predictor", {}).get("median_ms") for b in result["keras_backends"]]
         cells += [row["runtimes"].get(k, {}).get("median_ms") for k in RUNTIMES]
         size = row["artifacts"].get("tflite_int8", {}).get("size_bytes")
         lines.append(

@@ -5,9 +5,10 @@ from keras_mobilenets.models.mobilenet_v1 import MobileNetV1
 from keras_mobilenets.models.mobilenet_v2 import MobileNetV2
 from keras_mobilenets.models.mobilenet_v3 import MobileNetV3Large, MobileNetV3Small
 from keras_mobilenets.export import export
+from keras_mobilenets.predictor import predictor
 from keras_mobilenets.profile import profile
 from keras_mobilenets.registry import get_info, get_model, list_models
 
 __version__ = "0.1.0"
 __all__ = ["export", "MobileNetV1", "MobileNetV2", "MobileNetV3Small", "MobileNetV3Large", "get_model", "get_info",
-           "list_models", "profile"]
+           "list_models", "predictor", "profile"]

@@ -71,7 +71,7 @@ class ChannelReplicate(keras.layers.Layer):
         self._plan(input_shape[-1])
 
     def call(self, x):
-        copies, rest = self._plan(x.shape[-1])
+        copies, rest = self._plan(int(x.shape[-1]))  # a static int also under torch.jit.trace (see predictor.py)
         parts = [x] * copies
         if rest:
             parts.append(x[..., self.offset : self.offset + rest])
