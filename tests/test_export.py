@@ -357,18 +357,14 @@ def test_int8_classifier_ends_in_a_float_softmax(tmp_path):
     model = km.get_model("mobilenet_v1_julia_a0.1_cifar100", weights="cifar10")
     assert model.layers[-1].get_config()["activation"] == "softmax"
     r = E.export(model, tmp_path / "q.tflite", quantization="int8", representative_data="cifar10_sample",
-                 num_representative=500, num_verify=500, checks={"int8_min_top1_agreement": 0.9})
+                 num_representative=300, num_verify=300, checks={"int8_min_top1_agreement": 0.9})
     assert any("float SOFTMAX" in n for n in r.notes) and r.top1_agreement >= 0.9
     assert E.float_compute_ops(tmp_path / "q.tflite") == ["SOFTMAX"]
     assert E.xnnpack_ops(tmp_path / "q.tflite") == (1, [])
     p = _run_tflite(tmp_path / "q.tflite", SAMPLE["x_test"][:8].astype("float32"))
     np.testing.assert_allclose(p.sum(-1), 1.0, atol=1e-5)
     assert np.abs(p * 256 - np.round(p * 256)).max() > 1e-3  # not int8 softmax's grid
-    # a logits head has no softmax tail: the graph is left as the quantizer wrote it (all int8 compute)
-    logits = km.get_model("mobilenet_v1_julia_a0.1_cifar100", weights="cifar10", classifier_activation=None)
-    r = E.export(logits, tmp_path / "l.tflite", quantization="int8", representative_data="cifar10_sample",
-                 num_representative=200, num_verify=200, checks={"int8_min_top1_agreement": 0.9})
-    assert not any("SOFTMAX" in n for n in r.notes) and E.float_compute_ops(tmp_path / "l.tflite") == []
+    # (a logits head keeps the quantizer's all-int8 graph: test_float_compute_ops_tells_int8_from_float_graphs)
 
 
 @pytest.mark.skipif(backend() != "tensorflow", reason="TFLite files converted and inspected on TensorFlow: "
