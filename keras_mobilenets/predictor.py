@@ -27,7 +27,8 @@ def _torch(model, example):
         warnings.simplefilter("ignore")  # torch.jit's deprecation and tracer notices
         traced = torch.jit.trace(model, torch.from_numpy(example), check_trace=False)
     traced.eval()
-    device = next(iter(model.parameters())).device if list(model.parameters()) else torch.device("cpu")
+    first = next(iter(model.parameters()), None)
+    device = first.device if first is not None else torch.device("cpu")
 
     def run(x):
         with torch.no_grad():

@@ -65,7 +65,7 @@ def build_v2(spec: V2Spec, name, input_shape=None, alpha=1.0, include_top=True, 
             tail = out % cin if out >= cin else out
             offset = min(round(spec.shortcut_offsets.get(i, 0) * cin / width_1), cin - tail)
             x = blocks.inverted_residual(
-                x, out, x.shape[-1] * t, s if r == 0 else 1, spec.act, spec.style, f"block{i}",
+                x, out, cin * t, s if r == 0 else 1, spec.act, spec.style, f"block{i}",
                 expansion=spec.expansion_for(t), always_expand=spec.always_expand, expand_act=spec.expand_act,
                 expand_bn_init=spec.expand_bn_init, project_bn=spec.project_bn, shortcut=spec.shortcut,
                 shortcut_offset=offset,
