@@ -155,6 +155,10 @@ class HardSigmoid(keras.layers.Layer):
     """``relu6(x + 3) / 6`` (MobileNetV3's hard-sigmoid; not Keras 2's ``0.2x + 0.5``)."""
 
     def call(self, x):
+        if keras.backend.backend() == "torch":  # one fused kernel (forward and backward) instead of three ops
+            import torch.nn.functional as F  # noqa: PLC0415, N812
+
+            return F.hardsigmoid(ops.convert_to_tensor(x))
         return ops.relu6(x + 3.0) * (1.0 / 6.0)
 
     def compute_output_shape(self, input_shape):
@@ -213,6 +217,10 @@ class HardSwish(keras.layers.Layer):
     def call(self, x):
         if _trace_forms["hard_swish"] == "clamp":
             return x * (ops.clip(x * (1.0 / 3.0), -1.0, 1.0) * 0.5 + 0.5)
+        if keras.backend.backend() == "torch":  # one fused kernel (forward and backward) instead of four ops
+            import torch.nn.functional as F  # noqa: PLC0415, N812
+
+            return F.hardswish(ops.convert_to_tensor(x))
         return x * (ops.relu6(x + 3.0) * (1.0 / 6.0))
 
     def compute_output_shape(self, input_shape):

@@ -108,6 +108,23 @@ def test_keypoint_loader_transforms_points_with_the_image(tmp_path, fmt):
     assert total >= 10 and hits / total > 0.9
 
 
+def test_keypoint_cache_gives_the_same_batches(tmp_path):
+    """Decoding once into memory (the default for sets that fit) must not change a single batch of either split."""
+    D.write_synthetic(tmp_path, n=7, size=(40, 52))
+    s = D.load_keypoints(tmp_path, test_fraction=0.3)
+    kw = dict(batch_size=2, resize=36, crop=32, seed=3, epochs=2)
+    cached = D.keypoint_datasets(s, **kw)
+    direct = D.keypoint_datasets(s, cache_bytes=0, **kw)
+    assert cached[2] == direct[2] == 3
+    for a, b in ((cached[0], direct[0]), (cached[1], direct[1])):
+        pairs = list(zip(a.as_numpy_iterator(), b.as_numpy_iterator()))
+        assert len(pairs) == (6 if a is cached[0] else 1)
+        for (xa, ya), (xb, yb) in pairs:
+            np.testing.assert_array_equal(xa, xb)
+            np.testing.assert_array_equal(ya, yb)
+            assert xa.dtype == np.float32 and np.array_equal(xa, np.round(xa))  # uint8 values, as PIL gives
+
+
 def test_keypoint_loader_errors(tmp_path):
     with pytest.raises(ValueError, match="keypoints.csv nor keypoints.json"):
         D.load_keypoints(tmp_path)

@@ -358,6 +358,24 @@ def test_package_batchnorm_equals_keras_layer():
             np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-3)
 
 
+def test_hard_activations_equal_their_formulas():
+    """HardSwish = x·relu6(x + 3)/6 and HardSigmoid = relu6(x + 3)/6 on every backend (torch: PyTorch's fused
+    kernels), gradients included on torch."""
+    from keras_mobilenets.layers import HardSigmoid, HardSwish  # noqa: PLC0415
+
+    x = np.concatenate([np.linspace(-5, 5, 401), [-3.0, 3.0]]).astype("float32").reshape(1, 1, -1, 1) + 1e-3
+    gate = np.clip(x + 3.0, 0.0, 6.0) / 6.0
+    d_gate = ((x > -3) & (x < 3)) / 6.0
+    for layer, want, d_want in ((HardSwish(), x * gate, gate + x * d_gate), (HardSigmoid(), gate, d_gate)):
+        np.testing.assert_allclose(keras.ops.convert_to_numpy(layer(x)), want, rtol=1e-6, atol=1e-6)
+        if keras.backend.backend() == "torch":
+            import torch  # noqa: PLC0415
+
+            xt = torch.tensor(x, requires_grad=True)
+            layer(xt).sum().backward()
+            np.testing.assert_allclose(xt.grad.numpy(), d_want, rtol=1e-6, atol=1e-6)
+
+
 def test_static_reshape_and_whole_map_pool_equal_keras_layers():
     """layers.Reshape (batch written as -1) and WholeMapAveragePooling2D (a spatial mean) compute what
     keras.layers.Reshape / AveragePooling2D do; a pool window that is not the whole map is a clear error."""

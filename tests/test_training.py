@@ -144,6 +144,7 @@ def test_budget_stop_fires(tmp_path):
     s = fit(TrainConfig(**{**TINY, "epochs": 50, "time_budget": 1e-3, "run_dir": str(tmp_path / "run"),
                            "optimizer": "adam", "lr": 1e-3}))
     assert s["stopped_by_budget"] and s["epochs_run"] == 1
+    assert s["steps_run"] == 1  # the budget is checked after every step: it stops after the first
     for f in ("config.json", "summary.json", "best.keras", "last.keras", "curves.png", "log.csv"):
         assert (tmp_path / "run" / f).exists(), f
     assert json.loads((tmp_path / "run" / "summary.json").read_text())["backend"] == backend()

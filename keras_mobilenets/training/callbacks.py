@@ -33,6 +33,7 @@ class WallClockBudget(keras.callbacks.Callback):
     def __init__(self, seconds: float, already_spent: float = 0.0):
         super().__init__()
         self.seconds, self.already_spent, self.fired = float(seconds), float(already_spent), False
+        self.steps = 0  # training steps run by this process (a resumed run counts from the resume)
 
     def elapsed(self) -> float:
         return self.already_spent + time.monotonic() - self._t0
@@ -41,6 +42,7 @@ class WallClockBudget(keras.callbacks.Callback):
         self._t0 = time.monotonic()
 
     def on_train_batch_end(self, batch, logs=None):
+        self.steps += 1
         if self.seconds and self.elapsed() >= self.seconds:
             self.fired = True
             self.model.stop_training = True

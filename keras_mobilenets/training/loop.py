@@ -152,6 +152,30 @@ def _write_sample_images(train_ds, logdir: Path, n: int = 8) -> None:
             tf.summary.image("augmented_train_batch", imgs, step=0, max_outputs=n)
 
 
+def make_datasets(c: TrainConfig, splits, image_size: int, outputs: int, start_epoch: int = 0, devices: int = 1):
+    """The `tf.data` train / test streams and steps per epoch that `fit` feeds for config `c` (one place, so
+    `benchmarks/input_pipeline.py` measures exactly what training consumes)."""
+    keypoints = c.task == "keypoints"
+    eval_bs = c.eval_batch_size or max(c.batch_size, 100)
+    if c.distribute:  # equal, divisible batches on every device: drop the partial last batch
+        eval_bs = min(eval_bs, len(splits.x_test)) // devices * devices
+        _check(eval_bs >= devices, "test_subset", f"needs at least {devices} test examples with --distribute")
+    if keypoints:
+        resize = c.resize or round(image_size * 256 / 224)
+        train_ds, test_ds, spe = kdata.keypoint_datasets(
+            splits, batch_size=c.batch_size, resize=resize, crop=image_size, seed=c.seed, epochs=c.epochs,
+            start_epoch=start_epoch, color_jitter=tuple(c.color_jitter) or None, drop_remainder=c.distribute)
+    else:
+        aug = kdata.AugmentConfig(pad=c.pad, flip=c.flip, mixup_alpha=c.mixup_alpha, cutmix_alpha=c.cutmix_alpha,
+                                  randaugment=c.randaugment, color_jitter=tuple(c.color_jitter) or None)
+        train_ds, test_ds, spe = kdata.classification_datasets(
+            splits, batch_size=c.batch_size, image_size=image_size, num_classes=outputs, seed=c.seed,
+            epochs=c.epochs, start_epoch=start_epoch, aug=aug, eval_batch_size=eval_bs,
+            drop_remainder=c.distribute)
+    _check(spe >= 1, "batch_size", f"{c.batch_size} is larger than the {len(splits.x_train)} training examples")
+    return train_ds, test_ds, spe
+
+
 def fit(config: TrainConfig, extra_callbacks=()) -> dict:
     """Train `config`; return the summary dict (also written to ``summary.json`` in the run folder)."""
     c = config
@@ -175,24 +199,7 @@ def fit(config: TrainConfig, extra_callbacks=()) -> dict:
         outputs = 2 * splits.y_train.shape[1] if keypoints else splits.num_classes
         info, model = _build_model(c, image_size, outputs)
 
-        eval_bs = c.eval_batch_size or max(c.batch_size, 100)
-        if c.distribute:  # equal, divisible batches on every device: drop the partial last batch
-            eval_bs = min(eval_bs, len(splits.x_test)) // n_dev * n_dev
-            _check(eval_bs >= n_dev, "test_subset", f"needs at least {n_dev} test examples with --distribute")
-        if keypoints:
-            resize = c.resize or round(image_size * 256 / 224)
-            train_ds, test_ds, spe = kdata.keypoint_datasets(
-                splits, batch_size=c.batch_size, resize=resize, crop=image_size, seed=c.seed, epochs=c.epochs,
-                start_epoch=start_epoch, color_jitter=tuple(c.color_jitter) or None, drop_remainder=c.distribute)
-        else:
-            aug = kdata.AugmentConfig(pad=c.pad, flip=c.flip, mixup_alpha=c.mixup_alpha, cutmix_alpha=c.cutmix_alpha,
-                                      randaugment=c.randaugment, color_jitter=tuple(c.color_jitter) or None)
-            train_ds, test_ds, spe = kdata.classification_datasets(
-                splits, batch_size=c.batch_size, image_size=image_size, num_classes=outputs, seed=c.seed,
-                epochs=c.epochs, start_epoch=start_epoch, aug=aug, eval_batch_size=eval_bs,
-                drop_remainder=c.distribute)
-        _check(spe >= 1, "batch_size", f"{c.batch_size} is larger than the {len(splits.x_train)} training examples")
-
+        train_ds, test_ds, spe = make_datasets(c, splits, image_size, outputs, start_epoch=start_epoch, devices=n_dev)
         schedule = schedules.build(c.schedule, lr=c.lr, epochs=c.epochs, steps_per_epoch=spe, gamma=c.lr_gamma,
                                    warmup_epochs=c.warmup_epochs, final_lr=c.final_lr, per_step=c.per_step_schedule,
                                    lr_values=c.lr_values, cycle_epochs=c.cycle_epochs)
@@ -259,7 +266,7 @@ def fit(config: TrainConfig, extra_callbacks=()) -> dict:
         "epochs": c.epochs, "epochs_run": len(history.get("loss", [])), "resumed_from_epoch": start_epoch,
         "stopped_by_budget": budget.fired, "seconds": round(train_seconds + spent, 3),
         "wall_seconds": round(time.time() - t_start, 3), "steps_per_epoch": spe,
-        "devices": n_dev, "history": history, "run_dir": str(run_dir),
+        "steps_run": budget.steps, "devices": n_dev, "history": history, "run_dir": str(run_dir),
     }
     (run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
     return summary
