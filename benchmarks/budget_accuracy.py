@@ -29,13 +29,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _results import data_file, provenance, run_meta, save  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"
@@ -153,9 +155,8 @@ def write_markdown(data: dict, path: Path) -> None:
     m = data["meta"]
     lines = [
         "# Budget accuracy: write-up 000 CustomMobileNet, Keras recipe vs plain PyTorch loop", "",
-        f"`{m['command']}` on {m['date']} ({m['platform']}, {m['cpus']} CPUs; load before / after "
-        f"{m['load_before']} / {m['load_after']}). Budget {m['budget']:.0f} s of training per run (per-epoch test "
-        "evaluation inside it), each run in its own process with both cores, one after the other.", "",
+        provenance(m) + f" Budget {m['budget']:.0f} s of training per run (per-epoch test evaluation inside it), "
+        "each run in its own process with both cores, one after the other.", "",
         "| run | test accuracy (final weights) | best epoch test accuracy | steps in budget | epochs begun | "
         "images / s |",
         "|---|---:|---:|---:|---:|---:|",
@@ -182,9 +183,7 @@ def main(argv=None):
     ap.add_argument("--out", default=str(RESULTS / "budget_accuracy.json"))
     ap.add_argument("--torch-child", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
-    data = Path(args.data)
-    if not data.is_file():
-        raise SystemExit(f"--data: {data} is not a file; pass the path of cifar10.npz")
+    data = data_file(args.data)
     for b in args.keras_backends:
         if b not in ("tensorflow", "jax", "torch"):
             raise SystemExit(f"--keras-backends: {b!r} is not one of tensorflow, jax, torch")
@@ -192,7 +191,7 @@ def main(argv=None):
         print("RESULT " + json.dumps(torch_loop(data, args.budget, args.seed)), flush=True)
         return
 
-    load_before = [round(v, 2) for v in os.getloadavg()]
+    meta = run_meta("budget_accuracy.py", argv, budget=args.budget, policy=POLICY, data=str(data))
     results = []
     if not args.skip_torch:
         proc = subprocess.run([sys.executable, __file__, "--torch-child", "--data", str(data), "--budget",
@@ -208,18 +207,8 @@ def main(argv=None):
             results.append(keras_run(data, args.budget, backend, run_dir, args.seed))
         except subprocess.CalledProcessError as e:
             results.append({"config": f"keras_{backend}", "error": f"exit {e.returncode}"})
-    out = Path(args.out)
-    meta = {"date": time.strftime("%Y-%m-%d %H:%M"), "platform": platform.platform(), "cpus": os.cpu_count(),
-            "budget": args.budget, "policy": POLICY, "data": str(data), "load_before": load_before,
-            "load_after": [round(v, 2) for v in os.getloadavg()],
-            "command": "python benchmarks/budget_accuracy.py " + " ".join(argv if argv is not None else sys.argv[1:])}
-    payload = {"meta": meta, "results": results}
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(payload, indent=2))
-    tmp.replace(out)
-    write_markdown(payload, out.with_suffix(".md"))
-    print(f"wrote {out} and {out.with_suffix('.md')}")
+    meta["load_after"] = [round(v, 2) for v in os.getloadavg()]
+    save({"meta": meta, "results": results}, args.out, write_markdown)
 
 
 if __name__ == "__main__":

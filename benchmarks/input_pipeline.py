@@ -25,12 +25,14 @@ import argparse
 import importlib.util
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _results import data_file, provenance, run_meta, save  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"
@@ -108,8 +110,7 @@ def write_markdown(payload: dict, path: Path) -> None:
     m = payload["meta"]
     lines = [
         "# Input pipeline throughput (tf.data training stream alone)", "",
-        f"`{m['command']}` on {m['date']} ({m['platform']}, {m['cpus']} CPUs, load before {m['load_before']}). "
-        f"Each cell: images/s over {m['seconds']:.0f} s after 3 warm-up batches, the recipe's own augmentation. "
+        provenance(m) + f" Each cell: images/s over {m['seconds']:.0f} s after 3 warm-up batches, the recipe's own augmentation. "
         f"Training rate from `train_step.json` ({m['train_step_date']}).", "",
         "| recipe | model | batch | backend | pipeline images/s | training images/s | pipeline / training | "
         "share of a step |",
@@ -132,16 +133,14 @@ def main(argv=None):
     ap.add_argument("--out", default=str(RESULTS / "input_pipeline.json"))
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
-    data = Path(args.data)
-    if not data.is_file():
-        raise SystemExit(f"--data: {data} is not a file; pass the path of cifar10.npz")
+    data = data_file(args.data)
     bad = [b for b in args.backends if b not in BACKENDS]
     if bad:
         raise SystemExit(f"--backends: {bad} not in {', '.join(BACKENDS)}")
     if args.child:
         print("RESULT " + json.dumps(measure(data, args.seconds)), flush=True)
         return
-    load_before = [round(v, 2) for v in os.getloadavg()]
+    meta = run_meta("input_pipeline.py", argv, seconds=args.seconds)
     results = []
     for backend in args.backends:
         env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3"}
@@ -152,18 +151,10 @@ def main(argv=None):
         if not line:
             raise SystemExit(f"{backend} child failed:\n{proc.stderr[-3000:]}")
         results += json.loads(line[-1][7:])
-    rates, ts_date = _train_rates()
+    rates, meta["train_step_date"] = _train_rates()
     for r in results:
         r["train_images_per_s"] = rates.get((r["model"], r["backend"]))
-    meta = {"date": time.strftime("%Y-%m-%d %H:%M"), "platform": platform.platform(), "cpus": os.cpu_count(),
-            "seconds": args.seconds, "load_before": load_before, "train_step_date": ts_date,
-            "command": "python benchmarks/input_pipeline.py " + " ".join(argv if argv is not None else sys.argv[1:])}
-    payload = {"meta": meta, "results": results}
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(payload, indent=2))
-    write_markdown(payload, out.with_suffix(".md"))
-    print(f"wrote {out} and {out.with_suffix('.md')}")
+    save({"meta": meta, "results": results}, args.out, write_markdown)
 
 
 if __name__ == "__main__":
