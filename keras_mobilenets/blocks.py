@@ -41,7 +41,7 @@ class Style:
     Attributes:
         bn_eps, bn_momentum: Keras BatchNormalization arguments (Keras momentum = 1 - torch momentum).
         padding: ``"same"`` (TensorFlow: stride-2 pads bottom/right) or ``"symmetric"`` (PyTorch/Flux:
-            explicit ``ZeroPadding2D((k-1)//2)`` before every strided conv, then ``"valid"``).
+            ``(k-1)//2`` zeros on every side of every strided conv: the conv layers' ``padding="symmetric"``).
         init: conv/depthwise initialisers: ``"keras"`` (Glorot uniform, Keras defaults), ``"torch"``
             (PyTorch's default U(+-1/sqrt(fan_in))), ``"he_fan_out"`` (``kaiming_normal_(mode="fan_out")``,
             untruncated), ``"glorot"`` (Flux ``glorot_uniform``).
@@ -136,8 +136,7 @@ def _pad(x, kernel, stride, style, name):
         if stride == 1 and kernel % 2 == 0:
             raise ValueError(f"even kernel {kernel} with stride 1 is not supported")
         return x, "same"
-    p = (kernel - 1) // 2
-    return layers.ZeroPadding2D(((p, p), (p, p)), name=f"{name}_pad")(x), "valid"
+    return x, "symmetric"  # (k - 1) // 2 zeros on every side, inside the conv layer (see layers.PADDINGS)
 
 
 def conv(x, filters, kernel, stride, style, name, groups=1, use_bias=False):

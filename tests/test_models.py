@@ -326,6 +326,49 @@ def test_package_conv_and_depthwise_equal_keras_layers(shape, kwargs):
                 np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
 
 
+SYMMETRIC_CASES = [  # (input NHWC, kernel, stride): odd / even sizes, stride 1 and 2, non-square kernel
+    ((2, 9, 9, 4), 3, 2), ((2, 8, 8, 4), 3, 2), ((2, 8, 8, 4), 5, 2), ((2, 7, 7, 4), 3, 1), ((2, 8, 8, 4), (3, 5), 2),
+]
+
+
+@pytest.mark.parametrize("shape,kernel,stride", SYMMETRIC_CASES)
+def test_symmetric_padding_equals_zero_padding_then_valid(shape, kernel, stride):
+    """``padding="symmetric"`` on the package's Conv2D / DepthwiseConv2D / GroupConv2D (PyTorch's padding
+    k // 2, inside the convolution) gives the outputs, input gradients and output shapes of ZeroPadding2D((k-1)//2)
+    followed by the Keras layer with "valid", on every backend; the config round-trips."""
+    from keras_mobilenets.layers import Conv2D, DepthwiseConv2D, GroupConv2D  # noqa: PLC0415
+
+    kh, kw = (kernel, kernel) if isinstance(kernel, int) else kernel
+    pad = keras.layers.ZeroPadding2D((((kh - 1) // 2,) * 2, ((kw - 1) // 2,) * 2))
+    x = np.random.default_rng(0).normal(size=shape).astype("float32")
+    common = dict(kernel_size=kernel, strides=stride, use_bias=False)
+    pairs = [(Conv2D(6, padding="symmetric", **common), keras.layers.Conv2D(6, padding="valid", **common)),
+             (DepthwiseConv2D(depth_multiplier=2, padding="symmetric", **common),
+              keras.layers.DepthwiseConv2D(depth_multiplier=2, padding="valid", **common)),
+             (GroupConv2D(6, kernel, stride, padding="symmetric", groups=2),
+              GroupConv2D(6, kernel, stride, padding="valid", groups=2))]
+    for ours, theirs in pairs:
+        ours.build(shape), theirs.build(pad.compute_output_shape(shape))
+        ours.set_weights([np.random.default_rng(1).normal(size=w.shape).astype("float32") for w in ours.weights])
+        theirs.set_weights(ours.get_weights())
+        y = keras.ops.convert_to_numpy(ours(x))
+        np.testing.assert_allclose(y, keras.ops.convert_to_numpy(theirs(pad(x))), rtol=1e-5, atol=1e-5)
+        assert ours.compute_output_shape(shape) == y.shape
+        clone = type(ours).from_config(ours.get_config())
+        assert clone.get_config()["padding"] == "symmetric" and clone.compute_output_shape(shape) == y.shape
+        if keras.backend.backend() == "torch":
+            import torch  # noqa: PLC0415
+
+            grads = []
+            for f in (ours, lambda t: theirs(pad(t))):
+                xt = torch.tensor(x, requires_grad=True)
+                (f(xt) ** 2).sum().backward()
+                grads.append(xt.grad.numpy())
+            np.testing.assert_allclose(grads[0], grads[1], rtol=1e-4, atol=1e-4)
+    with pytest.raises(ValueError, match="`padding` must be one of"):
+        Conv2D(4, 3, padding="reflect")
+
+
 def test_package_batchnorm_equals_keras_layer():
     """Training and inference outputs, the moving-statistics update and the gradients of the package's
     BatchNormalization (torch: PyTorch's fused batch norm) equal keras.layers.BatchNormalization's."""
