@@ -9,7 +9,11 @@ For each write-up model at its training input size and batch size, the median wa
   on the torch backend) and timed with ``model.train_on_batch``, one Keras backend per process.
 
 Every (model, configuration) runs in its own subprocess so that the peak RSS (``ru_maxrss``) belongs to that
-configuration alone.  Both sides: no weight decay (the comparison is about the step, not the recipe), BN
+configuration alone -- except Keras on the torch backend, whose process also times PyTorch eager and
+``channels_last`` (``--paired-variants``), one step of each in turn: the host's speed drifts by +-30 % between
+minutes, so only steps timed side by side give a trustworthy ratio (the stand-alone cells once put Keras-torch at
+0.68x PyTorch on CustomMobileNet; side by side it was 1.1-1.2x). TF / JAX stay in their own processes: their idle
+thread pools slow PyTorch down 2-3x when they share one.  Both sides: no weight decay (the comparison is about the step, not the recipe), BN
 and dropout in training mode, Keras models built with ``include_preprocessing=False`` and logits outputs
 (seed 002 keeps its softmax layer in both frameworks: its CE is applied to the softmax, as in the source).
 Loss: cross-entropy, except ``mobilenet_v3_small_42`` (a 42-value keypoint regressor) which uses MSE.
@@ -120,7 +124,17 @@ def _summary(times, warmup):
 
 
 # ---------------------------------------------------------------------------------------------- torch side
-def run_torch(name, variant, batch, steps, warmup):
+def _time_steps(step, steps, warmup):
+    times = []
+    for _ in range(warmup + steps):
+        t0 = time.perf_counter()
+        out = step()
+        times.append(time.perf_counter() - t0)
+    return times, out
+
+
+def torch_stepper(name, variant, batch):
+    """(step function returning the loss, result fields) for the PyTorch reference of `name`."""
     import torch
     import torch.nn.functional as F
 
@@ -147,19 +161,19 @@ def run_torch(name, variant, batch, steps, warmup):
         opt.step()
         return loss.item()
 
-    times = []
-    for _ in range(warmup + steps):
-        t0 = time.perf_counter()
-        loss = step()
-        times.append(time.perf_counter() - t0)
-    res = _summary(times, warmup)
-    res.update(framework="torch", config=f"torch_{variant}", final_loss=loss, threads=torch.get_num_threads(),
-               torch_version=torch.__version__, rss_after_build_mb=rss_build)
-    return res
+    return step, dict(framework="torch", config=f"torch_{variant}", threads=torch.get_num_threads(),
+                      torch_version=torch.__version__, rss_after_build_mb=rss_build)
+
+
+def run_torch(name, variant, batch, steps, warmup):
+    step, fields = torch_stepper(name, variant, batch)
+    times, loss = _time_steps(step, steps, warmup)
+    return {**_summary(times, warmup), **fields, "final_loss": loss}
 
 
 # ---------------------------------------------------------------------------------------------- keras side
-def run_keras(name, batch, steps, warmup, jit_compile="auto"):
+def keras_stepper(name, batch, jit_compile="auto"):
+    """(step function returning the loss, result fields) for our Keras model on the active backend."""
     import keras
 
     sys.path.insert(0, str(REPO))
@@ -178,15 +192,10 @@ def run_keras(name, batch, steps, warmup, jit_compile="auto"):
     jit = "auto" if jit_compile == "auto" else jit_compile == "true"
     model.compile(optimizer=keras.optimizers.SGD(learning_rate=LR, momentum=0.9), loss=loss, jit_compile=jit)
     rss_build = _current_rss_mb()
-    times = []
-    for _ in range(warmup + steps):
-        t0 = time.perf_counter()
-        out = model.train_on_batch(x, y)  # returns numpy: synchronises
-        times.append(time.perf_counter() - t0)
-    res = _summary(times, warmup)
     backend = keras.backend.backend()
-    res.update(framework="keras", config=f"keras_{backend}", final_loss=float(out), jit_compile=model.jit_compile,
-               keras_version=keras.__version__, rss_after_build_mb=rss_build)
+    res = dict(framework="keras", config=f"keras_{backend}", jit_compile=model.jit_compile,
+               keras_version=keras.__version__, rss_after_build_mb=rss_build,
+               malloc_tuning=keras_mobilenets.allocator.applied())
     if backend == "tensorflow":
         import tensorflow as tf
 
@@ -195,7 +204,40 @@ def run_keras(name, batch, steps, warmup, jit_compile="auto"):
         import jax
 
         res["jax_version"] = jax.__version__
-    return res
+    return lambda: float(model.train_on_batch(x, y)), res  # train_on_batch returns numpy: synchronises
+
+
+def run_keras(name, batch, steps, warmup, jit_compile="auto"):
+    step, fields = keras_stepper(name, batch, jit_compile)
+    times, loss = _time_steps(step, steps, warmup)
+    return {**_summary(times, warmup), **fields, "final_loss": loss}
+
+
+def run_paired(name, batch, steps, warmup, jit_compile, variants):
+    """Keras on the active backend and the PyTorch reference(s) in ONE process, one step of each in turn, so a
+    change of machine speed during the run (seen here: +-30 % between minutes) hits both sides alike. The Keras
+    package is imported, so both sides run with its allocator settings (keras_mobilenets/allocator.py)."""
+    k_step, k_fields = keras_stepper(name, batch, jit_compile)
+    steppers = [torch_stepper(name, v, batch) for v in variants] + [(k_step, k_fields)]
+    times = [[] for _ in steppers]
+    losses = [None] * len(steppers)
+    for _ in range(warmup + steps):
+        for i, (step, _) in enumerate(steppers):
+            t0 = time.perf_counter()
+            losses[i] = step()
+            times[i].append(time.perf_counter() - t0)
+    backend = k_fields["config"][len("keras_"):]
+    out = []
+    for (_, fields), t, loss in zip(steppers, times, losses):
+        r = {**_summary(t, warmup), **fields, "final_loss": loss, "paired_backend": backend}
+        if r["framework"] == "torch":
+            r["config"] = f"paired_{r['config']}_{backend}"  # not the stand-alone torch_<variant> cells
+        out.append(r)
+    k_times = times[-1][warmup:]
+    for v, t in zip(variants, times):  # per-round ratios: robust to drift between rounds
+        ratios = sorted(k / p for k, p in zip(k_times, t[warmup:]))
+        out[-1][f"ratio_vs_torch_{v}"] = statistics.median(ratios)
+    return out
 
 
 def _child_main(args):
@@ -203,6 +245,21 @@ def _child_main(args):
     out = []
     for name in models:
         batch = args.batch or BATCH.get(name, (128, ""))[0]
+        if args.keras_only and args.paired:
+            base = {"model": name, "batch": batch, "steps": args.steps, "warmup": args.warmup}
+            try:
+                rs = run_paired(name, batch, args.steps, args.warmup, args.keras_jit, args.variants)
+                for r in rs:
+                    r["status"] = "ok"
+            except Exception as e:  # record, do not abort the benchmark
+                rs = [{"config": f"keras_{os.environ.get('KERAS_BACKEND', 'tensorflow')}", "framework": "keras",
+                       "status": "failed", "error": f"{type(e).__name__}: {e}"[:2000]}]
+            for r in rs:
+                r.update(base)
+                r["peak_rss_mb"] = _peak_rss_mb()
+                print("RESULT " + json.dumps(r), flush=True)
+                out.append(r)
+            continue
         if args.keras_only:
             configs = [("keras", None)]
         else:
@@ -290,9 +347,26 @@ def write_markdown(data, path):
         ratios = []
         for b in KERAS_BACKENDS:
             k = meds.get(f"keras_{b}")
-            ratios.append("—" if (k is None or best is None) else f"{k / best[1]:.2f}")
+            paired = [v for key, v in by.get((model, f"keras_{b}"), {}).items() if key.startswith("ratio_vs_torch_")]
+            if k is not None and paired:
+                ratios.append(f"**{min(paired):.2f}**")
+            else:
+                ratios.append("—" if (k is None or best is None) else f"{k / best[1]:.2f}")
         best_cell = "—" if best is None else f"{_fmt(best[1])} ({best[0][6:]})"
         lines.append(f"| {model} | {batch} | " + " | ".join(cells) + f" | {best_cell} | " + " | ".join(ratios) + " |")
+    paired = [r for r in res if r.get("framework") == "keras" and r.get("status") == "ok"
+              and any(k.startswith("ratio_vs_torch_") for k in r)]
+    if paired:
+        lines += ["", "Same process, alternating steps (Keras step, then each PyTorch variant's step, repeated; the "
+                  "**bold** ratios above): median seconds per step and the median over rounds of Keras / PyTorch:", "",
+                  "| model | Keras backend | Keras | PyTorch eager | PyTorch channels_last | Keras / eager | "
+                  "Keras / channels_last |", "|---|---|---:|---:|---:|---:|---:|"]
+        for r in paired:
+            b = r["config"][len("keras_"):]
+            tm_ = {v: by.get((r["model"], f"paired_torch_{v}_{b}"), {}).get("median_s") for v in ("eager", "channels_last")}
+            lines.append(f"| {r['model']} | {b} | {_fmt(r['median_s'])} | {_fmt(tm_['eager'])} | "
+                         f"{_fmt(tm_['channels_last'])} | {r.get('ratio_vs_torch_eager', float('nan')):.2f} | "
+                         f"{r.get('ratio_vs_torch_channels_last', float('nan')):.2f} |")
     lines += ["", "Peak RSS (MiB, whole process incl. framework imports; one process per cell):", "",
               "| model | " + " | ".join(configs) + " |", "|---|" + "---|" * len(configs)]
     for model in models:
@@ -369,8 +443,11 @@ def _parent_main(args):
         if not args.skip_torch:
             jobs += [(["--torch-only", "--variants", v], {}, f"torch_{v}") for v in args.variants]
         if not args.skip_keras:
-            jobs += [(["--keras-only", "--keras-jit", args.keras_jit], {"KERAS_BACKEND": b}, f"keras_{b}")
-                     for b in args.backends]
+            paired = ["--paired", "--variants", ",".join(args.paired_variants)] if args.paired_variants else []
+            # paired only with Keras' torch backend: in a TF / JAX process their idle thread pools slow PyTorch's
+            # steps down (measured: 2-3x on mobilenet_v1_julia_a0.1_cifar100), which would flatter Keras
+            jobs += [(["--keras-only", "--keras-jit", args.keras_jit] + (paired if b == "torch" else []),
+                      {"KERAS_BACKEND": b}, f"keras_{b}") for b in args.backends]
         for extra, env, cfg in jobs:
             rs, err, wall = _spawn(common + extra, env, args.timeout)
             if not rs:
@@ -400,6 +477,11 @@ def main(argv=None):
     p.add_argument("--keras-jit", default="auto", choices=["auto", "true", "false"])
     p.add_argument("--keras-only", action="store_true", help="child mode: time the Keras model on $KERAS_BACKEND")
     p.add_argument("--torch-only", action="store_true", help="child mode: time the PyTorch references")
+    p.add_argument("--paired-variants", type=lambda s: [v for v in s.split(",") if v],
+                   default=["eager", "channels_last"],
+                   help="PyTorch variants timed in the same process as each Keras backend, alternating steps (the "
+                        "ratios in the table); empty = none")
+    p.add_argument("--paired", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--skip-torch", action="store_true")
     p.add_argument("--skip-keras", action="store_true")
     p.add_argument("--timeout", type=float, default=1800, help="per-subprocess timeout (s)")
