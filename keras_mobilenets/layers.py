@@ -356,6 +356,21 @@ def _padded_shape(input_shape, kernel_size):
     return tuple(shape)
 
 
+class _SymmetricPadding:
+    """Mixin for a Keras conv layer subclass whose ``__init__`` sets ``self.symmetric`` (via
+    :func:`_split_padding`) and hands "valid" to Keras: output shape and config of the symmetric form."""
+
+    def compute_output_shape(self, input_shape):
+        return super().compute_output_shape(_padded_shape(input_shape, self.kernel_size) if self.symmetric
+                                            else input_shape)
+
+    def get_config(self):
+        config = super().get_config()
+        if self.symmetric:
+            config["padding"] = "symmetric"
+        return config
+
+
 def _split_padding(layer_name, padding):
     """(padding Keras' base class gets, symmetric?) with a clear error for anything else."""
     if padding not in PADDINGS:
@@ -390,7 +405,7 @@ def _use_torch_path(layer) -> bool:
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
-class Conv2D(keras.layers.Conv2D):
+class Conv2D(_SymmetricPadding, keras.layers.Conv2D):
     """``keras.layers.Conv2D`` (same arguments, weights and outputs) that also takes ``padding="symmetric"``
     (PyTorch's); on the torch backend the convolution is one ``F.conv2d`` on a channels_last view instead of Keras'
     two layout copies."""
@@ -405,16 +420,6 @@ class Conv2D(keras.layers.Conv2D):
         if self.symmetric:
             inputs = _symmetric_pad(inputs, self.kernel_size)
         return super().convolution_op(inputs, kernel)
-
-    def compute_output_shape(self, input_shape):
-        return super().compute_output_shape(_padded_shape(input_shape, self.kernel_size) if self.symmetric
-                                            else input_shape)
-
-    def get_config(self):
-        config = super().get_config()
-        if self.symmetric:
-            config["padding"] = "symmetric"
-        return config
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -458,7 +463,7 @@ def depthwise_conv(x, kernel, strides=(1, 1), padding="valid"):
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
-class DepthwiseConv2D(keras.layers.DepthwiseConv2D):
+class DepthwiseConv2D(_SymmetricPadding, keras.layers.DepthwiseConv2D):
     """``keras.layers.DepthwiseConv2D`` (same arguments, weights and outputs, plus ``padding="symmetric"``) that
     runs the convolution through :func:`depthwise_conv`, i.e. as shift-and-add on JAX. Other configurations
     (dilation, channels_first) fall back to the Keras implementation."""
@@ -476,16 +481,6 @@ class DepthwiseConv2D(keras.layers.DepthwiseConv2D):
         if self.use_bias:
             outputs = outputs + self.bias
         return self.activation(outputs) if self.activation is not None else outputs
-
-    def compute_output_shape(self, input_shape):
-        return super().compute_output_shape(_padded_shape(input_shape, self.kernel_size) if self.symmetric
-                                            else input_shape)
-
-    def get_config(self):
-        config = super().get_config()
-        if self.symmetric:
-            config["padding"] = "symmetric"
-        return config
 
 
 CUSTOM_OBJECTS.update({f"{PACKAGE}>{cls.__name__}": cls for cls in (BatchNormalization, Conv2D, DepthwiseConv2D)})

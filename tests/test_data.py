@@ -26,6 +26,31 @@ def test_pipeline_float_0_255_rgb_and_fashion_padding():
     np.testing.assert_array_equal(x[..., 0], x[..., 2])  # grayscale replicated
 
 
+def test_batched_pad_crop_flip_is_a_per_image_crop_or_mirrored_crop():
+    """Every image of a vectorised batch is one of the (2p+1)^2 crops of its own zero-padded image, or that crop
+    mirrored (torchvision Pad → RandomHorizontalFlip → RandomCrop); offsets and flips vary across the batch; the
+    batch order of the stream is the one-example-at-a-time pipeline's (same labels, same examples)."""
+    p, n = 4, 48
+    imgs = np.random.default_rng(0).integers(0, 256, size=(n, 8, 8, 3)).astype("float32")
+    out = D.pad_crop_flip(tf.constant(imgs), tf.constant([3, 5], tf.int64), pad=p, flip=True).numpy()
+    padded = np.pad(imgs, [(0, 0), (p, p), (p, p), (0, 0)])
+    seen = set()
+    for k in range(n):
+        hits = [(r, c, f) for r in range(2 * p + 1) for c in range(2 * p + 1) for f in (0, 1)
+                if np.array_equal(out[k], (lambda crop: crop[:, ::-1] if f else crop)(padded[k, r:r + 8, c:c + 8]))]
+        assert hits, f"image {k} is not a crop of its padded input"
+        seen.add(hits[0])
+    assert len({r for r, _, _ in seen}) >= 4 and {f for _, _, f in seen} == {0, 1}
+    single = D.pad_crop_flip(tf.constant(imgs[0]), tf.constant([3, 5], tf.int64), pad=p, flip=True)
+    assert single.shape == (8, 8, 3)
+    s = D.load_sample("cifar10").subset(40, 10)
+    plain = D.classification_datasets(s, batch_size=16, image_size=32, num_classes=10, epochs=1, seed=3)[0]
+    ys = [y.numpy().argmax(1) for _, y in plain]
+    order = np.asarray(tf.random.experimental.stateless_shuffle(tf.range(40, dtype=tf.int64),
+                                                                seed=tf.constant([3, 0], tf.int64)))
+    np.testing.assert_array_equal(np.concatenate(ys), s.y_train[order])
+
+
 def test_epoch_stream_is_deterministic_per_epoch_for_resume():
     s = D.load_sample("cifar10").subset(30, 10)
     aug = D.AugmentConfig(pad=4, flip=True, mixup_alpha=1.0)

@@ -35,15 +35,24 @@ def to_rgb_float(image, size: int | None = None):
     return tf.image.resize(image, [size, size])
 
 
-def pad_crop_flip(image, seed, pad: int = 4, flip: bool = True):
-    """torchvision ``Pad(pad) → RandomHorizontalFlip → RandomCrop(H)`` with zero padding; `seed` is a [2] int tensor."""
-    h, w, c = image.shape
+def pad_crop_flip(images, seed, pad: int = 4, flip: bool = True):
+    """torchvision ``Pad(pad) → RandomHorizontalFlip → RandomCrop(H)`` with zero padding, for one image (H, W, C)
+    or, vectorised, a batch (N, H, W, C) with an independent crop offset and flip per image; `seed` is a [2] int
+    tensor. (A crop of the flipped image is the mirrored crop at the mirrored offset, which is as likely.)"""
+    single = images.shape.rank == 3
+    x = images[None] if single else images
+    n, h, w = tf.shape(x)[0], x.shape[1], x.shape[2]
+    rows, cols = tf.range(h)[None], tf.range(w)[None]  # (1, h), (1, w): no crop, no flip
     if pad:
-        image = tf.pad(image, [[pad, pad], [pad, pad], [0, 0]])
-        image = tf.image.stateless_random_crop(image, [h, w, c], seed=seed)
+        x = tf.pad(x, [[0, 0], [pad, pad], [pad, pad], [0, 0]])
+        offsets = tf.random.stateless_uniform([n, 2], seed=seed, minval=0, maxval=2 * pad + 1, dtype=tf.int32)
+        rows, cols = offsets[:, :1] + rows, offsets[:, 1:] + cols
     if flip:
-        image = tf.image.stateless_random_flip_left_right(image, seed=seed + 1)
-    return image
+        mirrored = tf.random.stateless_uniform([n, 1], seed=seed + 1) < 0.5
+        cols = tf.where(mirrored, tf.reverse(cols, [1]), tf.broadcast_to(cols, [n, w]))
+    x = tf.gather(x, tf.broadcast_to(rows, [n, h]), axis=1, batch_dims=1)
+    x = tf.gather(x, tf.broadcast_to(cols, [n, w]), axis=2, batch_dims=1)
+    return x[0] if single else x
 
 
 def _stateless_beta(alpha: float, seed):

@@ -32,7 +32,8 @@ def _decode_file(path, channels=3):
 
 
 def _image_getter(x: np.ndarray, size: int | None):
-    """index → float32 (size, size, 3) image, for uint8 arrays or file-path arrays."""
+    """index → float32 (size, size, 3) image, for uint8 arrays (also a vector of indices → a batch) or file-path
+    arrays."""
     if x.dtype.kind in "US":
         paths = tf.constant(x.astype(str))
 
@@ -43,8 +44,8 @@ def _image_getter(x: np.ndarray, size: int | None):
     else:
         arr = tf.constant(x)
 
-        def get(i):
-            return augment.to_rgb_float(arr[i], size)
+        def get(i):  # one index, or a vector of them (a batch)
+            return augment.to_rgb_float(tf.gather(arr, i), size)
 
     return get
 
@@ -54,8 +55,12 @@ def steps_per_epoch(n: int, batch_size: int, drop_remainder: bool = False) -> in
 
 
 def epoch_stream(n, element_fn, *, batch_size, seed, epochs, start_epoch=0, shuffle=True, batch_fn=None,
-                 drop_remainder=False):
-    """Deterministic per-epoch stream of batches for epochs [start_epoch, epochs)."""
+                 drop_remainder=False, batched=False):
+    """Deterministic per-epoch stream of batches for epochs [start_epoch, epochs).
+
+    ``element_fn(i, seed)`` makes one example from index ``i``; with ``batched=True`` it gets a whole batch of
+    indices at once (one gather and one vectorised augmentation per batch instead of one small graph call per
+    example). ``batch_fn(x, y, seed)`` then transforms the batch (mixup, Keras layers)."""
     seed = int(seed)
 
     def one_epoch(e):
@@ -63,9 +68,14 @@ def epoch_stream(n, element_fn, *, batch_size, seed, epochs, start_epoch=0, shuf
         if shuffle:
             idx = tf.random.experimental.stateless_shuffle(idx, seed=tf.stack([tf.constant(seed, tf.int64), e]))
         ds = tf.data.Dataset.from_tensor_slices(idx)
-        ds = ds.map(lambda i: element_fn(i, tf.stack([tf.constant(seed + 1, tf.int64), e * 10_000_019 + i])),
-                    num_parallel_calls=tf.data.AUTOTUNE)
-        ds = ds.batch(batch_size, drop_remainder=drop_remainder)
+        if batched:
+            ds = ds.batch(batch_size, drop_remainder=drop_remainder).enumerate().map(
+                lambda b, ib: element_fn(ib, tf.stack([tf.constant(seed + 1, tf.int64), e * 100_003 + b])),
+                num_parallel_calls=tf.data.AUTOTUNE)
+        else:
+            ds = ds.map(lambda i: element_fn(i, tf.stack([tf.constant(seed + 1, tf.int64), e * 10_000_019 + i])),
+                        num_parallel_calls=tf.data.AUTOTUNE)
+            ds = ds.batch(batch_size, drop_remainder=drop_remainder)
         if batch_fn is not None:
             ds = ds.enumerate().map(
                 lambda b, xy: batch_fn(xy[0], xy[1], tf.stack([tf.constant(seed + 2, tf.int64), e * 100_003 + b])),
@@ -84,11 +94,14 @@ def classification_datasets(splits, *, batch_size, image_size, num_classes, seed
     ytr = tf.constant(splits.y_train.astype("int32"))
     yte = tf.constant(splits.y_test.astype("int32"))
 
+    # uint8 arrays: a whole batch per call (one gather, vectorised crop / flip); file paths: decoded one by one
+    batched = splits.x_train.dtype.kind not in "US"
+
     def train_element(i, s):
         img = get_train(i)
         if aug.pad or aug.flip:
             img = augment.pad_crop_flip(img, s, pad=aug.pad, flip=aug.flip)
-        return img, tf.one_hot(ytr[i], num_classes)
+        return img, tf.one_hot(tf.gather(ytr, i), num_classes)
 
     layers = augment.keras_layers(cutmix_alpha=aug.cutmix_alpha, randaugment=aug.randaugment,
                                   color_jitter=aug.color_jitter, seed=seed)
@@ -103,8 +116,14 @@ def classification_datasets(splits, *, batch_size, image_size, num_classes, seed
     batch_fn = train_batch if (aug.mixup_alpha or layers) else None
     n = len(splits.x_train)
     train = epoch_stream(n, train_element, batch_size=batch_size, seed=seed, epochs=epochs, start_epoch=start_epoch,
-                         batch_fn=batch_fn, drop_remainder=drop_remainder)
-    test = (tf.data.Dataset.range(len(splits.x_test))
-            .map(lambda i: (get_test(i), tf.one_hot(yte[i], num_classes)), num_parallel_calls=tf.data.AUTOTUNE)
-            .batch(eval_batch_size or batch_size, drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE))
+                         batch_fn=batch_fn, drop_remainder=drop_remainder, batched=batched)
+    test = tf.data.Dataset.range(len(splits.x_test))
+    test_bs = eval_batch_size or batch_size
+    if splits.x_test.dtype.kind not in "US":  # one gather per batch
+        test = test.batch(test_bs, drop_remainder=drop_remainder)
+    test = test.map(lambda i: (get_test(i), tf.one_hot(tf.gather(yte, i), num_classes)),
+                    num_parallel_calls=tf.data.AUTOTUNE)
+    if splits.x_test.dtype.kind in "US":
+        test = test.batch(test_bs, drop_remainder=drop_remainder)
+    test = test.prefetch(tf.data.AUTOTUNE)
     return train, test, steps_per_epoch(n, batch_size, drop_remainder)
