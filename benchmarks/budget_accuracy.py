@@ -12,6 +12,7 @@ The budget is checked after every training step on both sides.
   whole training set held as one uint8 tensor and augmented per batch with tensor ops (no DataLoader worker
   processes: torchvision is not installable beside the pinned CPU torch, and per-image PIL transforms would only
   slow the PyTorch side down).
+  Both sides run with the package's glibc allocator settings (``keras_mobilenets/allocator.py``).
 * **Keras**: ``recipes/w000_custom_mobilenet.py`` unchanged (``tf.data`` pipeline, ``model.fit``, checkpoints,
   TensorBoard) with ``--time-budget``, on the backend(s) given.
 
@@ -37,7 +38,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _results import data_file, provenance, run_meta, save  # noqa: E402
+from _results import data_file, provenance, run_meta, save, tune_allocator_without_keras  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"
@@ -188,6 +189,7 @@ def main(argv=None):
         if b not in ("tensorflow", "jax", "torch"):
             raise SystemExit(f"--keras-backends: {b!r} is not one of tensorflow, jax, torch")
     if args.torch_child:
+        tune_allocator_without_keras()  # the recipe's process has it from `import keras_mobilenets`
         print("RESULT " + json.dumps(torch_loop(data, args.budget, args.seed)), flush=True)
         return
 
