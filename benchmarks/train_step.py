@@ -242,48 +242,42 @@ def run_paired(name, batch, steps, warmup, jit_compile, variants):
     return out
 
 
+def _failure(kind, variant, e):
+    import traceback
+
+    cfg = f"keras_{os.environ.get('KERAS_BACKEND', 'tensorflow')}" if kind == "keras" else f"torch_{variant}"
+    return {"config": cfg, "framework": kind, "status": "failed", "error": f"{type(e).__name__}: {e}"[:2000],
+            "traceback": traceback.format_exc()[-3000:]}
+
+
 def _child_main(args):
-    models = args.models
+    if args.keras_only and args.paired:
+        configs = [("paired", None)]
+    elif args.keras_only:
+        configs = [("keras", None)]
+    else:
+        configs = [("torch", v) for v in args.variants]
     out = []
-    for name in models:
+    for name in args.models:
         batch = args.batch or BATCH.get(name, (128, ""))[0]
-        if args.keras_only and args.paired:
-            base = {"model": name, "batch": batch, "steps": args.steps, "warmup": args.warmup}
+        base = {"model": name, "batch": batch, "steps": args.steps, "warmup": args.warmup}
+        for kind, variant in configs:
             try:
-                rs = run_paired(name, batch, args.steps, args.warmup, args.keras_jit, args.variants)
+                if kind == "paired":
+                    rs = run_paired(name, batch, args.steps, args.warmup, args.keras_jit, args.variants)
+                elif kind == "keras":
+                    rs = [run_keras(name, batch, args.steps, args.warmup, args.keras_jit)]
+                else:
+                    rs = [run_torch(name, variant, batch, args.steps, args.warmup)]
                 for r in rs:
                     r["status"] = "ok"
             except Exception as e:  # record, do not abort the benchmark
-                rs = [{"config": f"keras_{os.environ.get('KERAS_BACKEND', 'tensorflow')}", "framework": "keras",
-                       "status": "failed", "error": f"{type(e).__name__}: {e}"[:2000]}]
+                rs = [_failure("keras" if kind == "paired" else kind, variant, e)]
             for r in rs:
                 r.update(base)
                 r["peak_rss_mb"] = _peak_rss_mb()
                 print("RESULT " + json.dumps(r), flush=True)
                 out.append(r)
-            continue
-        if args.keras_only:
-            configs = [("keras", None)]
-        else:
-            configs = [("torch", v) for v in args.variants]
-        for kind, variant in configs:
-            base = {"model": name, "batch": batch, "steps": args.steps, "warmup": args.warmup}
-            try:
-                if kind == "keras":
-                    r = run_keras(name, batch, args.steps, args.warmup, args.keras_jit)
-                else:
-                    r = run_torch(name, variant, batch, args.steps, args.warmup)
-                r["status"] = "ok"
-            except Exception as e:  # record, do not abort the benchmark
-                import traceback
-
-                cfg = f"keras_{os.environ.get('KERAS_BACKEND', 'tensorflow')}" if kind == "keras" else f"torch_{variant}"
-                r = {"config": cfg, "framework": kind, "status": "failed",
-                     "error": f"{type(e).__name__}: {e}"[:2000], "traceback": traceback.format_exc()[-3000:]}
-            r.update(base)
-            r["peak_rss_mb"] = _peak_rss_mb()
-            print("RESULT " + json.dumps(r), flush=True)
-            out.append(r)
     return out
 
 

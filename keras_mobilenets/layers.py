@@ -249,7 +249,7 @@ def _output_geometry(h, w, kh, kw, strides, padding):
     """Output size and (before, after) zero padding per spatial axis: Keras' rules (``"same"``: extra at the end)
     or PyTorch's (``"symmetric"``: ``(k - 1) // 2`` on both sides, i.e. ``nn.Conv2d(padding=k // 2)`` for odd k)."""
     if padding == "symmetric":
-        ph, pw = (kh - 1) // 2, (kw - 1) // 2
+        ph, pw = _symmetric_pads((kh, kw))
         return ((h + 2 * ph - kh) // strides[0] + 1, (w + 2 * pw - kw) // strides[1] + 1, (ph, ph), (pw, pw))
     if padding == "same":
         ho, pad_h = _same_pads(h, kh, strides[0])
@@ -342,17 +342,22 @@ def _jitted_shift_add():
 PADDINGS = ("valid", "same", "symmetric")
 
 
+def _symmetric_pads(kernel_size):
+    """Zeros on each side of (height, width) for ``padding="symmetric"``: ``(k - 1) // 2``, PyTorch's k // 2."""
+    return (kernel_size[0] - 1) // 2, (kernel_size[1] - 1) // 2
+
+
 def _symmetric_pad(x, kernel_size):
-    ph, pw = (kernel_size[0] - 1) // 2, (kernel_size[1] - 1) // 2
+    ph, pw = _symmetric_pads(kernel_size)
     return ops.pad(x, [[0, 0], [ph, ph], [pw, pw], [0, 0]]) if ph or pw else x
 
 
 def _padded_shape(input_shape, kernel_size):
     """The input shape a "valid" convolution sees after symmetric padding (None stays None)."""
     shape = list(input_shape)
-    for axis, k in ((1, kernel_size[0]), (2, kernel_size[1])):
+    for axis, p in zip((1, 2), _symmetric_pads(kernel_size)):
         if shape[axis] is not None:
-            shape[axis] += 2 * ((k - 1) // 2)
+            shape[axis] += 2 * p
     return tuple(shape)
 
 
@@ -537,10 +542,10 @@ class GroupConv2D(keras.layers.Layer):
         def side(n, k, s):
             if n is None:
                 return None
-            if self.padding == "symmetric":
-                n += 2 * ((k - 1) // 2)
             return -(-n // s) if self.padding == "same" else (n - k) // s + 1
 
+        if self.padding == "symmetric":
+            input_shape = _padded_shape(input_shape, self.kernel_size)
         return (input_shape[0], side(input_shape[1], self.kernel_size[0], self.strides[0]),
                 side(input_shape[2], self.kernel_size[1], self.strides[1]), self.filters)
 

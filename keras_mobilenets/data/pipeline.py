@@ -118,12 +118,12 @@ def classification_datasets(splits, *, batch_size, image_size, num_classes, seed
     train = epoch_stream(n, train_element, batch_size=batch_size, seed=seed, epochs=epochs, start_epoch=start_epoch,
                          batch_fn=batch_fn, drop_remainder=drop_remainder, batched=batched)
     test = tf.data.Dataset.range(len(splits.x_test))
-    test_bs = eval_batch_size or batch_size
-    if splits.x_test.dtype.kind not in "US":  # one gather per batch
+    test_bs, test_batched = eval_batch_size or batch_size, splits.x_test.dtype.kind not in "US"
+    if test_batched:  # one gather per batch
         test = test.batch(test_bs, drop_remainder=drop_remainder)
     test = test.map(lambda i: (get_test(i), tf.one_hot(tf.gather(yte, i), num_classes)),
                     num_parallel_calls=tf.data.AUTOTUNE)
-    if splits.x_test.dtype.kind in "US":
+    if not test_batched:
         test = test.batch(test_bs, drop_remainder=drop_remainder)
     test = test.prefetch(tf.data.AUTOTUNE)
     return train, test, steps_per_epoch(n, batch_size, drop_remainder)
