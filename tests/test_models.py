@@ -294,13 +294,49 @@ CONV_CASES = [  # (input NHWC, layer kwargs): "same" with symmetric and with bot
     ((3, 8, 8, 4), dict(filters=5, kernel_size=3, strides=2, padding="same")),
     ((3, 8, 8, 4), dict(filters=5, kernel_size=(1, 3), strides=(1, 2), padding="valid")),
     ((3, 8, 8, 6), dict(filters=9, kernel_size=1, groups=3)),
+    # 1x1 (a matrix product on JAX): stride 1, stride 2 on odd and even sizes under "same" and "valid"
+    ((3, 8, 8, 6), dict(filters=7, kernel_size=1, use_bias=True)),
+    ((3, 9, 9, 6), dict(filters=7, kernel_size=1, strides=2, padding="same", use_bias=False)),
+    ((3, 8, 7, 6), dict(filters=7, kernel_size=1, strides=2, padding="valid")),
 ]
+
+
+def _input_and_kernel_grads(layer, x):
+    """d sum(layer(x)^2) / d(x, kernel) as NumPy, with the active backend's autodiff."""
+    b = keras.backend.backend()
+    if b == "torch":
+        import torch  # noqa: PLC0415
+
+        xt = torch.tensor(x, requires_grad=True)
+        layer.kernel.value.grad = None
+        (layer(xt) ** 2).sum().backward()
+        return xt.grad.numpy(), layer.kernel.value.grad.numpy()
+    if b == "jax":
+        import jax  # noqa: PLC0415
+
+        values = [v.value for v in layer.trainable_variables]
+        k = [id(v) for v in layer.trainable_variables].index(id(layer.kernel))
+
+        def loss(xv, kernel):
+            vs = values[:k] + [kernel] + values[k + 1:]
+            y, _ = layer.stateless_call(vs, [], xv)
+            return (y ** 2).sum()
+
+        return tuple(np.asarray(g) for g in jax.grad(loss, argnums=(0, 1))(x, values[k]))
+    import tensorflow as tf  # noqa: PLC0415
+
+    xt = tf.constant(x)
+    with tf.GradientTape() as tape:
+        tape.watch(xt)
+        y = tf.reduce_sum(layer(xt) ** 2)
+    return tuple(g.numpy() for g in tape.gradient(y, [xt, layer.kernel.value]))
 
 
 @pytest.mark.parametrize("shape,kwargs", CONV_CASES)
 def test_package_conv_and_depthwise_equal_keras_layers(shape, kwargs):
     """The package's Conv2D / DepthwiseConv2D (torch: one F.conv2d on a channels_last view; JAX: shift-and-add
-    depthwise) give Keras' outputs and gradients on every backend."""
+    depthwise, 1x1 as a matrix product with its own VJP) give Keras' outputs and gradients w.r.t. input and kernel
+    on every backend."""
     from keras_mobilenets.layers import Conv2D, DepthwiseConv2D  # noqa: PLC0415
 
     x = np.random.default_rng(0).normal(size=shape).astype("float32")
@@ -314,16 +350,8 @@ def test_package_conv_and_depthwise_equal_keras_layers(shape, kwargs):
         np.testing.assert_allclose(keras.ops.convert_to_numpy(ours(x)), keras.ops.convert_to_numpy(theirs(x)),
                                    rtol=1e-5, atol=1e-5)
         assert ours.compute_output_shape(shape) == tuple(ours(x).shape)
-        if keras.backend.backend() == "torch":  # the fast path's gradients (w.r.t. input and kernel) too
-            import torch  # noqa: PLC0415
-
-            grads = []
-            for layer in (ours, theirs):
-                xt = torch.tensor(x, requires_grad=True)
-                (layer(xt) ** 2).sum().backward()
-                grads.append((xt.grad.numpy(), layer.kernel.value.grad.numpy()))
-            for a, b in zip(*grads):
-                np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
+        for a, b in zip(_input_and_kernel_grads(ours, x), _input_and_kernel_grads(theirs, x)):
+            np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
 
 
 SYMMETRIC_CASES = [  # (input NHWC, kernel, stride): odd / even sizes, stride 1 and 2, non-square kernel
