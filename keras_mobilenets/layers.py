@@ -482,29 +482,63 @@ class Conv2D(_SymmetricPadding, keras.layers.Conv2D):
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class BatchNormalization(keras.layers.BatchNormalization):
-    """``keras.layers.BatchNormalization`` (same arguments, weights, outputs and moving-statistics update); on the
-    torch backend a 4-D channels-last input goes through PyTorch's fused batch norm."""
+    """``keras.layers.BatchNormalization`` (same arguments, weights, outputs and moving-statistics update) that
+    uses the backend's fused batch norm on a 4-D channels-last float32 input: PyTorch's (training and inference)
+    on torch, TensorFlow's ``FusedBatchNormV3`` in training on TF (inference keeps Keras' ops, so exported graphs
+    are unchanged). Keras computes it from ~10 elementwise ops and two reductions, each a pass over the tensor,
+    forward and backward."""
+
+    def _fused(self, inputs, mask):
+        return (keras.backend.backend() in ("torch", "tensorflow") and mask is None and not self.renorm
+                and len(inputs.shape) == 4 and self.axis in (-1, 3) and self.compute_dtype == "float32"
+                and not self.synchronized)
 
     def call(self, inputs, training=None, mask=None):
-        if (keras.backend.backend() != "torch" or mask is not None or self.renorm or len(inputs.shape) != 4
-                or self.axis not in (-1, 3) or self.compute_dtype != "float32" or self.synchronized):
+        train = bool(training and self.trainable)
+        if not self._fused(inputs, mask) or (keras.backend.backend() == "tensorflow" and not train):
             return super().call(inputs, training=training, mask=mask)
-        import torch  # noqa: PLC0415
+        fused = _tf_fused_batch_norm if keras.backend.backend() == "tensorflow" else _torch_batch_norm
+        out, mean, var = fused(self, inputs, train)
+        if train:
+            m = self.momentum
+            self.moving_mean.assign(self.moving_mean * m + mean * (1.0 - m))
+            self.moving_variance.assign(self.moving_variance * m + var * (1.0 - m))
+        return out
 
-        xt = ops.convert_to_tensor(inputs).permute(0, 3, 1, 2)
-        gamma = self.gamma.value if self.scale else None
-        beta = self.beta.value if self.center else None
-        if training and self.trainable:
-            out, mean, invstd = torch.native_batch_norm(xt, gamma, beta, None, None, True, 0.0, self.epsilon)
-            with torch.no_grad():  # the biased batch variance Keras stores, from 1 / sqrt(var + eps)
-                var = (invstd.double() ** -2 - self.epsilon).clamp_min(0.0).float()
-                m = self.momentum
-                self.moving_mean.assign(self.moving_mean.value * m + mean.detach() * (1.0 - m))
-                self.moving_variance.assign(self.moving_variance.value * m + var * (1.0 - m))
-        else:
-            out = torch.nn.functional.batch_norm(xt, self.moving_mean.value, self.moving_variance.value, gamma, beta,
-                                                 False, 0.0, self.epsilon)
-        return out.permute(0, 2, 3, 1)
+
+def _torch_batch_norm(layer, inputs, train):
+    """(output, batch mean, biased batch variance) through PyTorch's fused batch norm on the channels_last view;
+    inference uses the moving statistics (mean / variance returned as None)."""
+    import torch  # noqa: PLC0415
+
+    xt = ops.convert_to_tensor(inputs).permute(0, 3, 1, 2)
+    gamma = layer.gamma.value if layer.scale else None
+    beta = layer.beta.value if layer.center else None
+    if not train:
+        out = torch.nn.functional.batch_norm(xt, layer.moving_mean.value, layer.moving_variance.value, gamma, beta,
+                                             False, 0.0, layer.epsilon)
+        return out.permute(0, 2, 3, 1), None, None
+    out, mean, invstd = torch.native_batch_norm(xt, gamma, beta, None, None, True, 0.0, layer.epsilon)
+    with torch.no_grad():  # the biased batch variance Keras stores, from 1 / sqrt(var + eps)
+        var = (invstd.double() ** -2 - layer.epsilon).clamp_min(0.0).float()
+    return out.permute(0, 2, 3, 1), mean.detach(), var
+
+
+def _tf_fused_batch_norm(layer, inputs, train):
+    """(output, batch mean, biased batch variance) in training through ``FusedBatchNormV3`` (NHWC), whose gradient
+    TensorFlow registers; its variance output is Bessel-corrected (n / (n - 1)), Keras stores the biased one."""
+    import tensorflow as tf  # noqa: PLC0415
+
+    x = tf.convert_to_tensor(inputs)
+    c = x.shape[-1]
+    gamma = layer.gamma.value if layer.scale else tf.ones([c], x.dtype)
+    beta = layer.beta.value if layer.center else tf.zeros([c], x.dtype)
+    empty = tf.constant([], x.dtype)
+    out, mean, var, _, _, _ = tf.raw_ops.FusedBatchNormV3(
+        x=x, scale=gamma, offset=beta, mean=empty, variance=empty, epsilon=layer.epsilon, exponential_avg_factor=1.0,
+        data_format="NHWC", is_training=True)
+    n = tf.cast(tf.size(x) // c, x.dtype)
+    return out, tf.stop_gradient(mean), tf.stop_gradient(var * tf.maximum(n - 1.0, 0.0) / tf.maximum(n, 1.0))
 
 
 def depthwise_conv(x, kernel, strides=(1, 1), padding="valid"):

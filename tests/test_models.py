@@ -301,35 +301,41 @@ CONV_CASES = [  # (input NHWC, layer kwargs): "same" with symmetric and with bot
 ]
 
 
-def _input_and_kernel_grads(layer, x):
-    """d sum(layer(x)^2) / d(x, kernel) as NumPy, with the active backend's autodiff."""
+def _grads(layer, x, variables, power=2, **call_kwargs):
+    """d sum(layer(x, **call_kwargs) ** power) / d(x, *variables) as NumPy, with the active backend's autodiff."""
     b = keras.backend.backend()
     if b == "torch":
         import torch  # noqa: PLC0415
 
         xt = torch.tensor(x, requires_grad=True)
-        layer.kernel.value.grad = None
-        (layer(xt) ** 2).sum().backward()
-        return xt.grad.numpy(), layer.kernel.value.grad.numpy()
+        for v in variables:
+            v.value.grad = None
+        (layer(xt, **call_kwargs) ** power).sum().backward()
+        return [xt.grad.numpy()] + [v.value.grad.numpy() for v in variables]
     if b == "jax":
         import jax  # noqa: PLC0415
 
-        values = [v.value for v in layer.trainable_variables]
-        k = [id(v) for v in layer.trainable_variables].index(id(layer.kernel))
+        trainable = list(layer.trainable_variables)
+        index = [[id(t) for t in trainable].index(id(v)) for v in variables]
+        fixed = [t.value for t in trainable]
+        non_trainable = [t.value for t in layer.non_trainable_variables]
 
-        def loss(xv, kernel):
-            vs = values[:k] + [kernel] + values[k + 1:]
-            y, _ = layer.stateless_call(vs, [], xv)
-            return (y ** 2).sum()
+        def loss(xv, *vs):
+            values = list(fixed)
+            for i, v in zip(index, vs):
+                values[i] = v
+            y, _ = layer.stateless_call(values, non_trainable, xv, **call_kwargs)
+            return (y ** power).sum()
 
-        return tuple(np.asarray(g) for g in jax.grad(loss, argnums=(0, 1))(x, values[k]))
+        grads = jax.grad(loss, argnums=tuple(range(len(variables) + 1)))(x, *[fixed[i] for i in index])
+        return [np.asarray(g) for g in grads]
     import tensorflow as tf  # noqa: PLC0415
 
     xt = tf.constant(x)
     with tf.GradientTape() as tape:
         tape.watch(xt)
-        y = tf.reduce_sum(layer(xt) ** 2)
-    return tuple(g.numpy() for g in tape.gradient(y, [xt, layer.kernel.value]))
+        y = tf.reduce_sum(layer(xt, **call_kwargs) ** power)
+    return [g.numpy() for g in tape.gradient(y, [xt] + [v.value for v in variables])]
 
 
 @pytest.mark.parametrize("shape,kwargs", CONV_CASES)
@@ -350,7 +356,7 @@ def test_package_conv_and_depthwise_equal_keras_layers(shape, kwargs):
         np.testing.assert_allclose(keras.ops.convert_to_numpy(ours(x)), keras.ops.convert_to_numpy(theirs(x)),
                                    rtol=1e-5, atol=1e-5)
         assert ours.compute_output_shape(shape) == tuple(ours(x).shape)
-        for a, b in zip(_input_and_kernel_grads(ours, x), _input_and_kernel_grads(theirs, x)):
+        for a, b in zip(_grads(ours, x, [ours.kernel]), _grads(theirs, x, [theirs.kernel])):
             np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
 
 
@@ -398,8 +404,9 @@ def test_symmetric_padding_equals_zero_padding_then_valid(shape, kernel, stride)
 
 
 def test_package_batchnorm_equals_keras_layer():
-    """Training and inference outputs, the moving-statistics update and the gradients of the package's
-    BatchNormalization (torch: PyTorch's fused batch norm) equal keras.layers.BatchNormalization's."""
+    """Training and inference outputs, the moving-statistics update and the gradients (input, gamma, beta) of the
+    package's BatchNormalization (torch: PyTorch's fused batch norm) equal keras.layers.BatchNormalization's on
+    every backend."""
     from keras_mobilenets.layers import BatchNormalization  # noqa: PLC0415
 
     x = np.random.default_rng(0).normal(3.0, 2.0, size=(8, 5, 5, 6)).astype("float32")
@@ -417,16 +424,9 @@ def test_package_batchnorm_equals_keras_layer():
         for wa, wb in zip(ours.get_weights(), theirs.get_weights()):
             np.testing.assert_allclose(wa, wb, rtol=1e-5, atol=1e-6)
     assert not np.allclose(ours.get_weights()[2], weights[2])  # the moving mean did move
-    if keras.backend.backend() == "torch":
-        import torch  # noqa: PLC0415
-
-        grads = []
-        for layer in (ours, theirs):
-            xt = torch.tensor(x, requires_grad=True)
-            (layer(xt, training=True) ** 3).sum().backward()
-            grads.append((xt.grad.numpy(), layer.gamma.value.grad.numpy(), layer.beta.value.grad.numpy()))
-        for a, b in zip(*grads):
-            np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-3)
+    grads = [_grads(layer, x, [layer.gamma, layer.beta], power=3, training=True) for layer in (ours, theirs)]
+    for a, b in zip(*grads):
+        np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-3)
 
 
 def test_hard_activations_equal_their_formulas():
