@@ -403,14 +403,15 @@ def test_symmetric_padding_equals_zero_padding_then_valid(shape, kernel, stride)
         Conv2D(4, 3, padding="reflect")
 
 
-def test_package_batchnorm_equals_keras_layer():
+@pytest.mark.parametrize("epsilon", [1e-3, 1e-5])  # Keras' default; PyTorch's (the write-ups' ports)
+def test_package_batchnorm_equals_keras_layer(epsilon):
     """Training and inference outputs, the moving-statistics update and the gradients (input, gamma, beta) of the
     package's BatchNormalization (torch: PyTorch's fused batch norm) equal keras.layers.BatchNormalization's on
     every backend."""
     from keras_mobilenets.layers import BatchNormalization  # noqa: PLC0415
 
     x = np.random.default_rng(0).normal(3.0, 2.0, size=(8, 5, 5, 6)).astype("float32")
-    kw = dict(momentum=0.9, epsilon=1e-3)
+    kw = dict(momentum=0.9, epsilon=epsilon)
     ours, theirs = BatchNormalization(**kw), keras.layers.BatchNormalization(**kw)
     ours.build(x.shape), theirs.build(x.shape)
     rng = np.random.default_rng(1)
