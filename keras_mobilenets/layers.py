@@ -488,16 +488,19 @@ class BatchNormalization(keras.layers.BatchNormalization):
     are unchanged). Keras computes it from ~10 elementwise ops and two reductions, each a pass over the tensor,
     forward and backward."""
 
-    def _fused(self, inputs, mask):
-        return (keras.backend.backend() in ("torch", "tensorflow") and mask is None and not self.renorm
-                and len(inputs.shape) == 4 and self.axis in (-1, 3) and self.compute_dtype == "float32"
-                and not self.synchronized)
+    def _fused(self, inputs, mask, train):
+        """The active backend's fused function for this call, or None for Keras' own computation."""
+        fused, in_inference = FUSED_BATCH_NORM.get(keras.backend.backend(), (None, False))
+        if (fused is None or not (train or in_inference) or mask is not None or self.renorm or len(inputs.shape) != 4
+                or self.axis not in (-1, 3) or self.compute_dtype != "float32" or self.synchronized):
+            return None
+        return fused
 
     def call(self, inputs, training=None, mask=None):
         train = bool(training and self.trainable)
-        if not self._fused(inputs, mask) or (keras.backend.backend() == "tensorflow" and not train):
+        fused = self._fused(inputs, mask, train)
+        if fused is None:
             return super().call(inputs, training=training, mask=mask)
-        fused = _tf_fused_batch_norm if keras.backend.backend() == "tensorflow" else _torch_batch_norm
         out, mean, var = fused(self, inputs, train)
         if train:
             m = self.momentum
@@ -525,8 +528,9 @@ def _torch_batch_norm(layer, inputs, train):
 
 
 def _tf_fused_batch_norm(layer, inputs, train):
-    """(output, batch mean, biased batch variance) in training through ``FusedBatchNormV3`` (NHWC), whose gradient
-    TensorFlow registers; its variance output is Bessel-corrected (n / (n - 1)), Keras stores the biased one."""
+    """(output, batch mean, biased batch variance) in training (`train` is always True: ``FUSED_BATCH_NORM``
+    leaves inference to Keras' ops on TF) through ``FusedBatchNormV3`` (NHWC), whose gradient TensorFlow
+    registers; its variance output is Bessel-corrected (n / (n - 1)), Keras stores the biased one."""
     import tensorflow as tf  # noqa: PLC0415
 
     x = tf.convert_to_tensor(inputs)
@@ -539,6 +543,11 @@ def _tf_fused_batch_norm(layer, inputs, train):
         data_format="NHWC", is_training=True)
     n = tf.cast(tf.size(x) // c, x.dtype)
     return out, tf.stop_gradient(mean), tf.stop_gradient(var * tf.maximum(n - 1.0, 0.0) / tf.maximum(n, 1.0))
+
+
+# backend -> (fused batch norm, also used in inference?); backends not listed use Keras' ops. On TF inference stays
+# Keras' so that SavedModel / TFLite / ONNX graphs are unchanged.
+FUSED_BATCH_NORM = {"torch": (_torch_batch_norm, True), "tensorflow": (_tf_fused_batch_norm, False)}
 
 
 def depthwise_conv(x, kernel, strides=(1, 1), padding="valid"):

@@ -5,6 +5,7 @@ import pytest
 import tensorflow as tf
 
 from keras_mobilenets import data as D
+from keras_mobilenets.data.datasets import holds_paths
 
 
 def test_samples_are_real_and_shaped():
@@ -107,6 +108,9 @@ def test_image_folder(tmp_path):
                 tf.io.write_file(str(tmp_path / split / c / f"{i}.png"), tf.io.encode_png(img))
     s = D.load(str(tmp_path))
     assert s.class_names == ["cat", "dog"] and len(s.x_train) == 6
+    # a folder's splits hold file paths (decoded one by one in the stream), arrays hold images (a batch per call)
+    assert holds_paths(s.x_train) and holds_paths(s.x_test) and s.image_shape is None
+    assert not holds_paths(D.load_sample("cifar10").x_train)
     train, test, _ = D.classification_datasets(s, batch_size=4, image_size=16, num_classes=2)
     x, y = next(iter(test))
     assert x.shape == (4, 16, 16, 3) and float(tf.reduce_max(x)) > 1

@@ -343,7 +343,7 @@ def test_package_conv_and_depthwise_equal_keras_layers(shape, kwargs):
     """The package's Conv2D / DepthwiseConv2D (torch: one F.conv2d on a channels_last view; JAX: shift-and-add
     depthwise, 1x1 as a matrix product with its own VJP) give Keras' outputs and gradients w.r.t. input and kernel
     on every backend."""
-    from keras_mobilenets.layers import Conv2D, DepthwiseConv2D  # noqa: PLC0415
+    from keras_mobilenets.layers import Conv2D, DepthwiseConv2D, pointwise_matmul  # noqa: PLC0415
 
     x = np.random.default_rng(0).normal(size=shape).astype("float32")
     dw_kwargs = {k: v for k, v in kwargs.items() if k not in ("filters", "groups")}
@@ -358,6 +358,12 @@ def test_package_conv_and_depthwise_equal_keras_layers(shape, kwargs):
         assert ours.compute_output_shape(shape) == tuple(ours(x).shape)
         for a, b in zip(_grads(ours, x, [ours.kernel]), _grads(theirs, x, [theirs.kernel])):
             np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
+    if kwargs["kernel_size"] == 1 and kwargs.get("groups", 1) == 1:  # the product itself, any backend
+        conv = keras.layers.Conv2D(**{**kwargs, "use_bias": False})
+        conv.build(shape)
+        y = pointwise_matmul(x, conv.kernel, kwargs.get("strides", 1))
+        np.testing.assert_allclose(keras.ops.convert_to_numpy(y), keras.ops.convert_to_numpy(conv(x)),
+                                   rtol=1e-5, atol=1e-5)
 
 
 SYMMETRIC_CASES = [  # (input NHWC, kernel, stride): odd / even sizes, stride 1 and 2, non-square kernel
@@ -369,7 +375,8 @@ SYMMETRIC_CASES = [  # (input NHWC, kernel, stride): odd / even sizes, stride 1 
 def test_symmetric_padding_equals_zero_padding_then_valid(shape, kernel, stride):
     """``padding="symmetric"`` on the package's Conv2D / DepthwiseConv2D / GroupConv2D (PyTorch's padding
     k // 2, inside the convolution) gives the outputs, input gradients and output shapes of ZeroPadding2D((k-1)//2)
-    followed by the Keras layer with "valid", on every backend; the config round-trips."""
+    followed by the Keras layer with "valid", on every backend (gradients w.r.t. input and kernel too); the config
+    round-trips."""
     from keras_mobilenets.layers import Conv2D, DepthwiseConv2D, GroupConv2D  # noqa: PLC0415
 
     kh, kw = (kernel, kernel) if isinstance(kernel, int) else kernel
@@ -390,15 +397,9 @@ def test_symmetric_padding_equals_zero_padding_then_valid(shape, kernel, stride)
         assert ours.compute_output_shape(shape) == y.shape
         clone = type(ours).from_config(ours.get_config())
         assert clone.get_config()["padding"] == "symmetric" and clone.compute_output_shape(shape) == y.shape
-        if keras.backend.backend() == "torch":
-            import torch  # noqa: PLC0415
-
-            grads = []
-            for f in (ours, lambda t: theirs(pad(t))):
-                xt = torch.tensor(x, requires_grad=True)
-                (f(xt) ** 2).sum().backward()
-                grads.append(xt.grad.numpy())
-            np.testing.assert_allclose(grads[0], grads[1], rtol=1e-4, atol=1e-4)
+        padded = keras.Sequential([keras.Input(shape[1:]), pad, theirs])
+        for a, b in zip(_grads(ours, x, [ours.kernel]), _grads(padded, x, [theirs.kernel])):
+            np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
     with pytest.raises(ValueError, match="`padding` must be one of"):
         Conv2D(4, 3, padding="reflect")
 

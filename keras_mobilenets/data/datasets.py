@@ -19,6 +19,11 @@ TFDS_NAMES = ("cifar10", "cifar100", "fashion_mnist", "imagenet2012")
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
 
 
+def holds_paths(x: np.ndarray) -> bool:
+    """True for an array of image file paths (strings), False for an array of decoded images."""
+    return x.dtype.kind in "US"
+
+
 @dataclasses.dataclass
 class Splits:
     """A train/test pair. `x_*` are uint8 arrays (N, H, W, C) or, for image folders, arrays of file paths."""
@@ -37,7 +42,7 @@ class Splits:
     @property
     def image_shape(self):
         """(H, W, C) of the stored images, or None for file-path (image folder) data."""
-        if self.x_train.dtype.kind in "US":
+        if holds_paths(self.x_train):
             return None
         return tuple(self.x_train.shape[1:])
 

@@ -15,6 +15,7 @@ import numpy as np
 import tensorflow as tf
 
 from . import augment
+from .datasets import holds_paths
 
 
 @dataclasses.dataclass
@@ -34,7 +35,7 @@ def _decode_file(path, channels=3):
 def _image_getter(x: np.ndarray, size: int | None):
     """index → float32 (size, size, 3) image, for uint8 arrays (also a vector of indices → a batch) or file-path
     arrays."""
-    if x.dtype.kind in "US":
+    if holds_paths(x):
         paths = tf.constant(x.astype(str))
 
         def get(i):
@@ -95,7 +96,7 @@ def classification_datasets(splits, *, batch_size, image_size, num_classes, seed
     yte = tf.constant(splits.y_test.astype("int32"))
 
     # uint8 arrays: a whole batch per call (one gather, vectorised crop / flip); file paths: decoded one by one
-    batched = splits.x_train.dtype.kind not in "US"
+    batched = not holds_paths(splits.x_train)
 
     def train_element(i, s):
         img = get_train(i)
@@ -118,7 +119,7 @@ def classification_datasets(splits, *, batch_size, image_size, num_classes, seed
     train = epoch_stream(n, train_element, batch_size=batch_size, seed=seed, epochs=epochs, start_epoch=start_epoch,
                          batch_fn=batch_fn, drop_remainder=drop_remainder, batched=batched)
     test = tf.data.Dataset.range(len(splits.x_test))
-    test_bs, test_batched = eval_batch_size or batch_size, splits.x_test.dtype.kind not in "US"
+    test_bs, test_batched = eval_batch_size or batch_size, not holds_paths(splits.x_test)
     if test_batched:  # one gather per batch
         test = test.batch(test_bs, drop_remainder=drop_remainder)
     test = test.map(lambda i: (get_test(i), tf.one_hot(tf.gather(yte, i), num_classes)),
