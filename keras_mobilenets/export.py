@@ -21,9 +21,10 @@ dynamic-range TFLite      top-1 agreement with keras >= 98 %
 int8 TFLite               top-1 agreement with keras >= 98 % (meaningful for a trained model)
 ========================  =====================================================================
 
-int8 activation ranges are the 0.01th / 99.99th percentiles of each activation on the calibration images
-(``calibration="percentile"``, default) or TFLite's min / max (``calibration="minmax"``); see
-:func:`_int8_percentile` for how and why.
+int8 activation ranges are chosen per activation from its values on the calibration images: by default
+(``calibration="mse"``) the candidate percentile range with the smallest int8 round-trip error, or the 0.01th /
+99.99th percentiles (``calibration="percentile"``), or TFLite's min / max (``calibration="minmax"``); see
+:func:`_int8_ranged` for how and why.
 
 Every TFLite model is converted with builtin ops only (no Flex / SELECT_TF_OPS) and its op list is checked;
 TFLite and ONNX artifacts keep a dynamic batch dimension (the check runs batch 1 and larger batches).
@@ -49,6 +50,8 @@ import numpy as np
 FORMATS = ("tflite", "saved_model", "onnx")
 QUANTIZATIONS = (None, "fp16", "dynamic", "int8")
 ONNX_ENGINES = ("auto", "keras", "tf2onnx")
+CALIBRATIONS = ("mse", "percentile", "minmax")  # int8 activation ranges, see _int8_ranged
+DEFAULT_CALIBRATION = "mse"
 
 DEFAULT_CHECKS = {
     "fp32_max_abs_error": 1e-4,  # TFLite fp32, ONNX, SavedModel (raw outputs)
@@ -103,7 +106,7 @@ class ExportResult:
 
 
 # --------------------------------------------------------------------------------------------- arguments
-def _check_args(format, quantization, representative_data, onnx_engine, calibration="percentile"):
+def _check_args(format, quantization, representative_data, onnx_engine, calibration=DEFAULT_CALIBRATION):
     if calibration not in CALIBRATIONS:
         raise ValueError(
             f"export: unknown `calibration`={calibration!r}; allowed values: {', '.join(map(repr, CALIBRATIONS))}."
@@ -343,18 +346,45 @@ def _saved_model(model, directory: str):
 # int8 activation ranges. TFLite's calibrator keeps each activation's min / max over all calibration images, so one
 # outlier sets the scale and more images make it worse (measured, CustomMobileNet trained on CIFAR-10, top-1
 # agreement with fp32 on 2,000 random test images: 50 images 97.3 %, 500 96.8 %, 2,000 94.6 %). "percentile" keeps
-# the [100 - p, p] percentiles of each activation instead (p = PERCENTILE); 500 images: 98.3 %. See
-# benchmarks/int8_accuracy.py for the full-test-split numbers.
-CALIBRATIONS = ("percentile", "minmax")
+# the [100 - p, p] percentiles of each activation instead (p = PERCENTILE); 500 images: 98.3 %. "mse" picks, per
+# activation, the candidate range of MSE_PERCENTILES whose int8 round trip of the activation's values has the
+# smallest mean squared error (a clipped outlier costs its distance to the range, a wide range costs rounding
+# everywhere); it is the default. See README (Export) and benchmarks/int8_accuracy.py for the measured agreement.
 PERCENTILE = 99.99
-_RANGE_SAMPLES = 200_000  # values kept per activation for the percentile
+MSE_PERCENTILES = (99.0, 99.9, 99.95, 99.99, 99.999, 100.0)
+_RANGE_SAMPLES = 200_000  # values kept per activation for the percentiles
+_CALIBRATION_KIND = {"mse": "smallest-MSE activation ranges", "percentile": f"{PERCENTILE}th-percentile activation ranges"}
 
 
-def _int8_percentile(conv, representative: np.ndarray, notes: list) -> bytes:
-    """Full-int8 TFLite bytes from `conv` (set up for int8) with percentile activation ranges.
+def _int8_round_trip_mse(values: np.ndarray, lo: float, hi: float) -> float:
+    """Mean squared error of ``values`` quantized to int8 on the range [lo, hi] (widened to hold 0, as TFLite's
+    asymmetric activation quantization: scale (hi - lo) / 255, an integer zero point) and dequantized."""
+    lo, hi = min(lo, 0.0), max(hi, 0.0)
+    if hi <= lo:
+        return float(np.mean(values**2))
+    scale = (hi - lo) / 255.0
+    zero = np.round(-128.0 - lo / scale)
+    q = np.clip(np.round(values / scale) + zero, -128, 127)
+    return float(np.mean(((q - zero) * scale - values) ** 2))
+
+
+def _activation_range(values: np.ndarray, calibration: str) -> tuple[float, float]:
+    """The (lo, hi) range an activation's sampled ``values`` get under ``calibration`` ("percentile" / "mse")."""
+    if calibration == "percentile":
+        lo, hi = np.percentile(values, [100.0 - PERCENTILE, PERCENTILE])
+        return float(lo), float(hi)
+    cands = np.percentile(values, [q for p in MSE_PERCENTILES for q in (100.0 - p, p)]).reshape(-1, 2)
+    errors = [_int8_round_trip_mse(values, float(lo), float(hi)) for lo, hi in cands]
+    lo, hi = cands[int(np.argmin(errors))]
+    return float(lo), float(hi)
+
+
+def _int8_ranged(conv, representative: np.ndarray, notes: list, calibration: str) -> bytes:
+    """Full-int8 TFLite bytes from `conv` (set up for int8) with "mse" or "percentile" activation ranges.
 
     TFLite's own calibration step writes min / max ranges into a float model; this replaces each activation's
-    range (model input and output excepted) by the percentiles of its values on the same images, never wider
+    range (model input and output excepted) by the one :func:`_activation_range` picks from its values on the same
+    images, never wider
     than min / max, then runs TFLite's MLIR quantizer on it as ``TFLiteConverter.convert`` would. Uses
     TensorFlow-internal entry points (``_experimental_calibrate_only``, ``convert.mlir_quantize``) of the pinned
     TensorFlow version; the exporter's check still runs on the result.
@@ -396,10 +426,10 @@ def _int8_percentile(conv, representative: np.ndarray, notes: list) -> bytes:
             values[i].append(a if a.size <= per_batch else a[rng.integers(0, a.size, per_batch)])
     for i in ranged:
         q = graph.tensors[i].quantization
-        lo, hi = np.percentile(np.concatenate(values[i]), [100.0 - PERCENTILE, PERCENTILE])
+        lo, hi = _activation_range(np.concatenate(values[i]), calibration)
         q.min = [max(min(float(lo), 0.0), float(q.min[0]))]
         q.max = [min(max(float(hi), 0.0), float(q.max[0]))]
-    notes.append(f"int8 ranges: {PERCENTILE}th percentiles of {len(ranged)} activations on "
+    notes.append(f"int8 ranges ({_CALIBRATION_KIND[calibration]}) of {len(ranged)} activations on "
                  f"{len(representative)} calibration images")
     data = bytes(flatbuffer_utils.convert_object_to_bytearray(model))
     out = mlir_quantize(data, False, input_data_type=tf.float32, output_data_type=tf.float32)
@@ -472,7 +502,7 @@ def _has_hard_swish(model) -> bool:
 
 
 def _tflite_bytes(model, quantization, representative, scratch: str, notes: list,
-                  calibration: str = "percentile") -> tuple[bytes, str]:
+                  calibration: str = DEFAULT_CALIBRATION) -> tuple[bytes, str]:
     tf = _tf()
     from keras_mobilenets.layers import trace_forms  # noqa: PLC0415
 
@@ -512,7 +542,7 @@ def _tflite_bytes(model, quantization, representative, scratch: str, notes: list
                 data = conv.convert()
                 kind = "min/max ranges"
             else:
-                data, kind = _int8_percentile(conv, representative, notes), f"{PERCENTILE}th-percentile activation ranges"
+                data, kind = _int8_ranged(conv, representative, notes, calibration), _CALIBRATION_KIND[calibration]
             return _float_softmax_tail(data, notes), f"tf.lite.TFLiteConverter (full int8, {kind}, float32 input/output)"
         except Exception as exc:  # an op without an int8 kernel: let it run in float (still builtin)
             notes.append(f"full-int8 conversion failed ({type(exc).__name__}); float fallback ops allowed")
@@ -700,7 +730,7 @@ def _export_tf(
     sidecar=True,
     source_backend="tensorflow",
     scratch=None,
-    calibration="percentile",
+    calibration=DEFAULT_CALIBRATION,
 ) -> ExportResult:
     """Convert + verify + atomically publish, on the TensorFlow backend (in-process or in the worker)."""
     t0 = time.perf_counter()
@@ -822,7 +852,7 @@ def export(
     input_range: tuple[float, float] = (0.0, 255.0),
     worker_imports: Sequence[str] = (),
     timeout: float = 3600,
-    calibration: str = "percentile",
+    calibration: str = DEFAULT_CALIBRATION,
 ) -> ExportResult:
     """Export a Keras model (or a ``.keras`` file) and verify the artifact before keeping it.
 
@@ -842,9 +872,10 @@ def export(
             ``"tf2onnx"``.
         worker_imports: modules the TensorFlow subprocess must import to deserialise custom layers (JAX /
             torch backends only; ``keras_mobilenets`` is always imported).
-        calibration: int8 activation ranges: ``"percentile"`` (the 0.01th / 99.99th percentiles of each
-            activation on `representative_data`, :data:`PERCENTILE`) or ``"minmax"`` (TFLite's own min / max,
-            sensitive to outliers).
+        calibration: int8 activation ranges: ``"mse"`` (default: per activation, the range among the
+            :data:`MSE_PERCENTILES` percentile ranges of its values on `representative_data` whose int8 round
+            trip has the smallest squared error), ``"percentile"`` (the 0.01th / 99.99th percentiles,
+            :data:`PERCENTILE`) or ``"minmax"`` (TFLite's own min / max, sensitive to outliers).
 
     Returns:
         :class:`ExportResult`. Raises :class:`ExportVerificationError` (and writes nothing) when the
@@ -885,16 +916,17 @@ def export_many(
     input_range: tuple[float, float] = (0.0, 255.0),
     worker_imports: Sequence[str] = (),
     timeout: float = 3600,
-    calibration: str = "percentile",
+    calibration: str = DEFAULT_CALIBRATION,
 ) -> list[ExportResult]:
-    """Several exports of one model (``targets``: dicts with ``path``, ``format``, ``quantization``).
+    """Several exports of one model (``targets``: dicts with ``path``, ``format``, ``quantization`` and
+    optionally ``calibration``, which overrides the argument for that target).
 
     Shares the reference predictions, the SavedModel trace and -- on JAX / torch -- one TensorFlow
     subprocess. Targets are processed in order; the first failure raises (earlier targets stay written).
     """
-    targets = [dict(format="tflite", quantization=None) | dict(t) for t in targets]
+    targets = [dict(format="tflite", quantization=None, calibration=calibration) | dict(t) for t in targets]
     for t in targets:
-        _check_args(t["format"], t["quantization"], representative_data, onnx_engine, calibration)
+        _check_args(t["format"], t["quantization"], representative_data, onnx_engine, t["calibration"])
     all_checks = dict(DEFAULT_CHECKS)
     if checks:
         unknown = set(checks) - set(DEFAULT_CHECKS)
@@ -924,13 +956,13 @@ def export_many(
         opset=opset,
         sidecar=sidecar,
         source_backend=backend,
-        calibration=calibration,
     )
     if backend == "tensorflow":
         scratch = tempfile.mkdtemp(prefix="km_export_")
         try:
             return [
-                _export_tf(model, t["path"], format=t["format"], quantization=t["quantization"], scratch=scratch, **common)
+                _export_tf(model, t["path"], format=t["format"], quantization=t["quantization"],
+                           calibration=t["calibration"], scratch=scratch, **common)
                 for t in targets
             ]
         finally:
@@ -958,7 +990,6 @@ def _export_in_subprocess(model, model_file, targets, common, worker_imports, ti
             "opset": common["opset"],
             "sidecar": common["sidecar"],
             "source_backend": common["source_backend"],
-            "calibration": common["calibration"],
             "worker_imports": list(worker_imports),
             "data": str(job / "data.npz"),
             "result": str(job / "result.json"),
@@ -1023,7 +1054,7 @@ def _worker_main(job_file: str) -> int:
                     sidecar=spec["sidecar"],
                     source_backend=spec["source_backend"],
                     scratch=scratch,
-                    calibration=spec["calibration"],
+                    calibration=t["calibration"],
                 ).to_dict()
                 for t in spec["targets"]
             ]
@@ -1057,8 +1088,9 @@ def add_cli_arguments(parser) -> None:
     parser.add_argument("--num-verify", type=int, default=DEFAULT_NUM_VERIFY)
     parser.add_argument("--num-representative", type=int, default=DEFAULT_NUM_REPRESENTATIVE,
                         help="int8 calibration images used (the first N)")
-    parser.add_argument("--calibration", default="percentile", choices=CALIBRATIONS,
-                        help=f"int8 activation ranges: {PERCENTILE}th percentiles (default) or min / max")
+    parser.add_argument("--calibration", default=DEFAULT_CALIBRATION, choices=CALIBRATIONS,
+                        help=f"int8 activation ranges: smallest-MSE percentile range per activation (mse, default), "
+                             f"{PERCENTILE}th percentiles or TFLite's min / max")
     parser.add_argument("--onnx-engine", default="auto", choices=ONNX_ENGINES)
 
 
