@@ -5,6 +5,7 @@ from keras_mobilenets import allocator
 allocator.tune()  # before Keras and its backend allocate (see allocator.py: no page faults per training step)
 
 from keras_mobilenets import layers, pretrained  # noqa: F401  (layers: registers the custom layers)
+from keras_mobilenets import training  # noqa: F401  (registers the optimizer / schedules / metrics of checkpoints)
 from keras_mobilenets.models.mobilenet_v1 import MobileNetV1
 from keras_mobilenets.models.mobilenet_v2 import MobileNetV2
 from keras_mobilenets.models.mobilenet_v3 import MobileNetV3Large, MobileNetV3Small

@@ -830,7 +830,7 @@ def _load(model_or_path):
         import keras_mobilenets  # noqa: F401,PLC0415  (registers the custom layers)
         import keras_mobilenets.layers  # noqa: F401,PLC0415
 
-        return keras.saving.load_model(str(model_or_path)), str(model_or_path)
+        return keras.saving.load_model(str(model_or_path), compile=False), str(model_or_path)
     return model_or_path, None
 
 

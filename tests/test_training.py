@@ -60,6 +60,27 @@ def test_reset_slots_keeps_iterations():
     assert float(keras.ops.convert_to_numpy(opt.learning_rate)) == pytest.approx(0.1)
 
 
+def test_checkpoint_loads_after_importing_the_package_only(tmp_path):
+    """A recipe checkpoint holds the compiled SGDW + schedule: ``import keras_mobilenets`` alone registers them
+    (a fresh process), so ``keras.saving.load_model`` and ``keras-mobilenets export`` take ``best.keras`` as it is;
+    and that import stays light (no TensorFlow on the JAX / torch backends)."""
+    from keras_mobilenets.training.schedules import PiecewiseEpochs
+
+    m = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)])
+    m.compile(optimizer=SGDW(PiecewiseEpochs([1], [0.1, 0.01], 2), momentum=0.9, l2=1e-4),
+              loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    m.fit(np.ones((4, 4), "float32"), np.zeros(4, "int64"), batch_size=2, verbose=0)
+    m.save(tmp_path / "best.keras")
+    out = run_python(f"""
+        import sys
+        import keras, keras_mobilenets
+        m = keras.saving.load_model({str(tmp_path / "best.keras")!r})
+        print(type(m.optimizer).__name__, type(m.optimizer._learning_rate).__name__, int(m.optimizer.iterations),
+              "tensorflow" in sys.modules)
+        """, backend())
+    assert out.split() == ["SGDW", "PiecewiseEpochs", "2", str(backend() == "tensorflow")]
+
+
 def test_recalibrate_batchnorm_stores_the_batch_statistics():
     keras.utils.set_random_seed(0)
     inputs = keras.Input((6, 6, 3))
