@@ -27,7 +27,7 @@ import numpy as np  # noqa: E402
 import keras_mobilenets as km  # noqa: E402
 from keras_mobilenets.data import load  # noqa: E402
 from keras_mobilenets.data import load_sample  # noqa: E402
-from keras_mobilenets.export import TFLiteRunner, export_many  # noqa: E402
+from keras_mobilenets.export import CALIBRATIONS, DEFAULT_CALIBRATION, TFLiteRunner, export_many  # noqa: E402
 from keras_mobilenets.pretrained import to_model_input, top1_accuracy  # noqa: E402
 
 
@@ -58,6 +58,9 @@ def main():
     parser.add_argument("--int8-min-agreement", type=float, default=None,
                         help="int8 top-1 agreement with fp32 required by the export check (recorded in the card; "
                              "default 0.98, or the shipped card's bound when re-packing)")
+    parser.add_argument("--calibration", default=None, choices=CALIBRATIONS,
+                        help="int8 activation ranges (keras_mobilenets.export; recorded in the card's converter); "
+                             f"default {DEFAULT_CALIBRATION!r}, or the shipped card's when re-packing")
     parser.add_argument("--no-fp32-tflite", action="store_true",
                         help="export and verify model_fp32.tflite (its accuracy goes in the card) but do not ship it "
                              "(keeps saved_models/ under its 40 MB cap; the card says how to regenerate it)")
@@ -73,6 +76,7 @@ def main():
         args.name, args.dataset, args.sample = args.name or old["name"], old["dataset"], old["sample"]["name"]
         args.no_fp32_tflite = args.no_fp32_tflite or "model_fp32.tflite" in old.get("not_shipped", {})
         bound = float(old["export_checks"]["model_int8.tflite"].split(">=")[1])  # "top1_agreement >= 0.9"
+        args.calibration = args.calibration or old.get("int8_calibration")
         model = rebuilt(old, run / "model.keras")
     else:
         if not args.command:
@@ -82,6 +86,7 @@ def main():
         model = keras.saving.load_model(run / args.checkpoint, compile=False)
         bound = 0.98
     args.int8_min_agreement = bound if args.int8_min_agreement is None else args.int8_min_agreement
+    args.calibration = args.calibration or DEFAULT_CALIBRATION
     name = args.name or summary["model"]
     out = Path(args.out) / name
     tmp = Path(args.out) / f".{name}.tmp"
@@ -104,6 +109,7 @@ def main():
             full.x_train[np.random.default_rng(0).permutation(len(full.x_train))[:2000]], shape),
         verify_data=xf[np.random.default_rng(1).permutation(len(xf))[:1000]], labels=labels,
         checks={"int8_min_top1_agreement": args.int8_min_agreement}, num_verify=1000, num_representative=2000,
+        calibration=args.calibration,
     )
     keras_predict = lambda b: model.predict(b, verbose=0)  # noqa: E731
     fp32, int8 = (TFLiteRunner(r.path) for r in results)
@@ -126,7 +132,7 @@ def main():
         "flops": {info.flops_convention: prof[info.flops_convention]} if info.flops_convention else {"flops": prof["flops"]},
         "files": {}, "sample": {"name": args.sample, "count": int(len(ys))},
         "data_image_size": list(full.x_test.shape[1:3]),
-        "export_checks": {Path(r.path).name: r.checked for r in results},
+        "export_checks": {Path(r.path).name: r.checked for r in results}, "int8_calibration": args.calibration,
         "export_measured": {Path(r.path).name: {"max_abs_error": r.max_abs_error, "top1_agreement": r.top1_agreement,
                                                 "num_verify": r.num_verify, "converter": r.converter}
                             for r in results},
