@@ -385,8 +385,8 @@ def _int8_ranged(conv, representative: np.ndarray, notes: list, calibration: str
 
     TFLite's own calibration step writes min / max ranges into a float model; this replaces each activation's
     range (model input and output excepted) by the one :func:`_activation_range` picks from its values on the same
-    images, never wider
-    than min / max, then runs TFLite's MLIR quantizer on it as ``TFLiteConverter.convert`` would. Uses
+    images, never wider than min / max, then runs TFLite's MLIR quantizer on it as ``TFLiteConverter.convert``
+    would. Uses
     TensorFlow-internal entry points (``_experimental_calibrate_only``, ``convert.mlir_quantize``) of the pinned
     TensorFlow version; the exporter's check still runs on the result.
     """
