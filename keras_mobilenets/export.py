@@ -354,7 +354,8 @@ def _saved_model(model, directory: str):
 PERCENTILE = 99.99
 MSE_PERCENTILES = (99.0, 99.9, 99.95, 99.99, 99.999, 100.0)
 _RANGE_SAMPLES = 200_000  # values kept per activation for the percentiles
-_CALIBRATION_KIND = {"mse": "smallest-MSE activation ranges", "percentile": f"{PERCENTILE}th-percentile activation ranges"}
+_CALIBRATION_KIND = {"percentile": f"{PERCENTILE}th-percentile activation ranges", "mse": "smallest-MSE activation ranges",
+                     "minmax": "min/max ranges"}  # as named in ExportResult.converter
 
 
 def _int8_round_trip_mse(values: np.ndarray, lo: float, hi: float) -> float:
@@ -386,9 +387,8 @@ def _int8_ranged(conv, representative: np.ndarray, notes: list, calibration: str
     TFLite's own calibration step writes min / max ranges into a float model; this replaces each activation's
     range (model input and output excepted) by the one :func:`_activation_range` picks from its values on the same
     images, never wider than min / max, then runs TFLite's MLIR quantizer on it as ``TFLiteConverter.convert``
-    would. Uses
-    TensorFlow-internal entry points (``_experimental_calibrate_only``, ``convert.mlir_quantize``) of the pinned
-    TensorFlow version; the exporter's check still runs on the result.
+    would. Uses TensorFlow-internal entry points (``_experimental_calibrate_only``, ``convert.mlir_quantize``) of
+    the pinned TensorFlow version; the exporter's check still runs on the result.
     """
     import tensorflow as tf  # noqa: PLC0415
     from ai_edge_litert.interpreter import Interpreter  # noqa: PLC0415
@@ -539,11 +539,8 @@ def _tflite_bytes(model, quantization, representative, scratch: str, notes: list
         conv.representative_dataset = rep_gen
         conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
         try:
-            if calibration == "minmax":
-                data = conv.convert()
-                kind = "min/max ranges"
-            else:
-                data, kind = _int8_ranged(conv, representative, notes, calibration), _CALIBRATION_KIND[calibration]
+            data = conv.convert() if calibration == "minmax" else _int8_ranged(conv, representative, notes, calibration)
+            kind = _CALIBRATION_KIND[calibration]
             return _float_softmax_tail(data, notes), f"tf.lite.TFLiteConverter (full int8, {kind}, float32 input/output)"
         except Exception as exc:  # an op without an int8 kernel: let it run in float (still builtin)
             notes.append(f"full-int8 conversion failed ({type(exc).__name__}); float fallback ops allowed")

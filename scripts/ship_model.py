@@ -59,7 +59,7 @@ def main():
                         help="int8 top-1 agreement with fp32 required by the export check (recorded in the card; "
                              "default 0.98, or the shipped card's bound when re-packing)")
     parser.add_argument("--calibration", default=None, choices=CALIBRATIONS,
-                        help="int8 activation ranges (keras_mobilenets.export; recorded in the card's converter); "
+                        help="int8 activation ranges (keras_mobilenets.export; recorded in card.json as int8_calibration); "
                              f"default {DEFAULT_CALIBRATION!r}, or the shipped card's when re-packing")
     parser.add_argument("--no-fp32-tflite", action="store_true",
                         help="export and verify model_fp32.tflite (its accuracy goes in the card) but do not ship it "
