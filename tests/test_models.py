@@ -486,3 +486,77 @@ def test_predictor_equals_predict_on_batch_and_follows_new_weights():
         km.predictor("cheap_v2_cifar100")
     with pytest.raises(ValueError, match=r"`example` must have shape \(N, 32, 32, 3\)"):
         km.predictor(model, np.zeros((1, 64, 64, 3), "float32"))
+
+
+def _small_graph(style):
+    """Every node kind the builders make, small enough for JAX's op-by-op eager calls: stride-2 symmetric conv,
+    hard-swish, an inverted residual with squeeze-excite (Multiply) and its Add, a Dense-SE one, dropout."""
+    from keras_mobilenets import blocks  # noqa: PLC0415
+    from keras_mobilenets.models.base import MobileNetModel  # noqa: PLC0415
+
+    inputs = keras.Input((8, 8, 3))
+    x = blocks.conv_bn_act(inputs, 8, 3, 2, "hard_swish", style, "stem")
+    x = blocks.inverted_residual(x, 8, 16, 1, "relu", style, "b1", se=blocks.SE())
+    x = blocks.inverted_residual(x, 8, 16, 1, "hard_swish", style, "b2", se=blocks.SE(conv=False, excite="tile"),
+                                 expansion="tile_bn")
+    x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
+    x = keras.layers.Dropout(0.5, name="dropout")(x)
+    return MobileNetModel(inputs, blocks.dense(x, 5, style, "predictions"), name="small")
+
+
+def test_direct_graph_walk_equals_functional_call():
+    """MobileNetModel.call_direct -- each layer's ``call`` in graph order, what ``call`` runs on the torch
+    backend -- gives Functional.call's outputs (inference; training with dropout reseeded alike) and the same
+    BatchNorm moving statistics, on every backend; on torch ``call`` takes that walk (and not with a mask), and a
+    compiled train_on_batch step through it ends with the weights Functional.call's step gives."""
+    from keras.src.models.functional import Functional  # noqa: PLC0415
+
+    from keras_mobilenets.blocks import Style  # noqa: PLC0415
+
+    keras.utils.set_random_seed(0)
+    model = _small_graph(Style(padding="symmetric", bn_momentum=0.9))
+    randomize_batchnorm(model)
+    start = model.get_weights()
+    x = np.random.default_rng(0).normal(size=(4, 8, 8, 3)).astype("float32")
+    seed_state = model.get_layer("dropout").seed_generator.state
+    seed_start = keras.ops.convert_to_numpy(seed_state)
+    results = []
+    for walk in (lambda t: model.call_direct(x, training=t), lambda t: Functional.call(model, x, training=t)):
+        model.set_weights(start)
+        seed_state.assign(seed_start), keras.utils.set_random_seed(1)  # dropout's seed (TF, JAX; torch: global)
+        outs = [keras.ops.convert_to_numpy(walk(t)) for t in (False, True, True)]
+        results.append((outs, model.get_weights()))
+    (direct, w_direct), (functional, w_functional) = results
+    for a, b in zip(direct, functional):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    assert not np.allclose(direct[1], direct[0], atol=1e-3)  # training mode (batch statistics, dropout) differs
+    for a, b in zip(w_direct, w_functional):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+    n_bn = sum(isinstance(layer, keras.layers.BatchNormalization) for layer in model.layers)
+    assert n_bn == 7 and sum(not np.array_equal(a, b) for a, b in zip(w_direct, start)) == 2 * n_bn  # mean + var
+    if keras.backend.backend() != "torch":
+        return
+    from keras_mobilenets.models import base  # noqa: PLC0415
+
+    calls = []
+    original = base.MobileNetModel.call_direct
+    base.MobileNetModel.call_direct = lambda self, *a, **k: calls.append(1) or original(self, *a, **k)
+    try:
+        model(x), model(x, mask=np.ones((4, 8, 8), bool))
+    finally:
+        base.MobileNetModel.call_direct = original
+    assert calls == [1]  # the masked call went through Functional.call
+    y = np.arange(4) % 5
+    trained = []
+    for direct_call in (True, False):
+        model.set_weights(start)
+        model.compile(optimizer=keras.optimizers.SGD(0.1, momentum=0.9),
+                      loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+        if not direct_call:
+            model.call_direct = lambda inputs, training=None: Functional.call(model, inputs, training=training)
+        seed_state.assign(seed_start), keras.utils.set_random_seed(2)
+        model.train_on_batch(x, y), model.train_on_batch(x, y)
+        trained.append(model.get_weights())
+    for a, b in zip(*trained):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    assert sum(not np.allclose(a, b) for a, b in zip(trained[0], start)) > 20
