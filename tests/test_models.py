@@ -429,6 +429,26 @@ def test_package_batchnorm_equals_keras_layer(epsilon):
     grads = [_grads(layer, x, [layer.gamma, layer.beta], power=3, training=True) for layer in (ours, theirs)]
     for a, b in zip(*grads):
         np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-3)
+    # one value per channel (torch: no unbiased variance, another path), and stateless_call, which must return the
+    # updated statistics without changing the arrays passed in (torch otherwise updates them in place)
+    for layer in (ours, theirs):
+        layer.set_weights(weights)
+    single = [keras.ops.convert_to_numpy(layer(x[:1, :1, :1], training=True)) for layer in (ours, theirs)]
+    for out in single:  # x - mean = 0: the output is beta, up to Keras' rounding of E[x²] - E[x]² (~1e-6, not 0)
+        np.testing.assert_allclose(out.reshape(-1), weights[1], rtol=0, atol=3e-4)
+    for wa, wb in zip(ours.get_weights(), theirs.get_weights()):
+        np.testing.assert_allclose(wa, wb, rtol=1e-5, atol=1e-6)
+    states = []
+    for layer in (ours, theirs):
+        trainable = [keras.ops.convert_to_tensor(w) for w in weights[:2]]
+        non_trainable = [keras.ops.convert_to_tensor(w) for w in weights[2:]]
+        out, new = layer.stateless_call(trainable, non_trainable, x, training=True)
+        for passed, w in zip(non_trainable, weights[2:]):
+            np.testing.assert_array_equal(keras.ops.convert_to_numpy(passed), w)
+        states.append([keras.ops.convert_to_numpy(v) for v in [out, *new]])
+    for a, b in zip(*states):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+    assert not np.allclose(states[0][1], weights[2])
 
 
 def test_hard_activations_equal_their_formulas():
