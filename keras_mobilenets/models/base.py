@@ -174,6 +174,23 @@ def _plain_layer(layer) -> bool:
     )
 
 
+def _argument_ids(arguments):
+    """A node's arguments as (positional input ids, constant kwargs) when every positional argument is a KerasTensor
+    or a list of them and no keyword argument holds one (what the builders make: ``layer(x)``, ``Add()([a, b])``,
+    ``mask=None``), else None (``SymbolicArguments.fill_in`` handles it)."""
+    ids = []
+    for arg in arguments.args:
+        if isinstance(arg, keras.KerasTensor):
+            ids.append(id(arg))
+        elif isinstance(arg, list) and arg and all(isinstance(a, keras.KerasTensor) for a in arg):
+            ids.append([id(a) for a in arg])
+        else:
+            return None
+    if any(isinstance(v, keras.KerasTensor) for v in keras.tree.flatten(arguments.kwargs)):
+        return None
+    return tuple(ids), dict(arguments.kwargs)
+
+
 @keras.saving.register_keras_serializable(package="keras_mobilenets")
 class MobileNetModel(keras.Model):
     """The functional model every builder returns; on the PyTorch backend its eager call is leaner.
@@ -198,12 +215,14 @@ class MobileNetModel(keras.Model):
         """The graph walked with each layer's ``call`` (what ``call`` uses on torch when nothing else applies)."""
         values = dict(zip(map(id, self.inputs), self._standardize_inputs(inputs)))
         for layer, arguments, outputs, takes_training in self._direct_plan():
-            if isinstance(arguments, int):  # the id of the node's single positional input
-                args, kw = (values[arguments],), {}
+            if isinstance(arguments, tuple):  # (positional input ids -- an id or a list of ids each --, kwargs)
+                ids, kw = arguments
+                args = [values[i] if isinstance(i, int) else [values[j] for j in i] for i in ids]
+                kw = dict(kw)
             else:
                 args, kw = arguments.fill_in(values)
             if takes_training and training is not None:
-                kw = {**kw, "training": training}
+                kw["training"] = training
             result = layer.call(*args, **kw)
             if len(outputs) == 1:
                 values[outputs[0]] = result
@@ -220,10 +239,7 @@ class MobileNetModel(keras.Model):
                     if node.operation is None or node.is_input:
                         continue
                     layer, arguments = node.operation, node.arguments
-                    only = arguments._single_positional_tensor  # noqa: SLF001
-                    if only is not None:
-                        arguments = id(only)
-                    plan.append((layer, arguments, [id(x) for x in node.outputs],
+                    plan.append((layer, _argument_ids(arguments) or arguments, [id(x) for x in node.outputs],
                                  getattr(layer, "_call_has_training_arg", False)))
             self._direct = SimpleNamespace(plan=plan)  # a plain holder: Keras does not track what is inside
         return self._direct.plan
