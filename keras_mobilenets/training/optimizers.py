@@ -23,6 +23,15 @@ def _replicas_in_sync() -> int:
     return ctx.num_replicas_in_sync if ctx is not None else 1
 
 
+def _torch_foreach(grads) -> bool:
+    """Whether PyTorch's multi-tensor ops can take these gradients (torch backend, none missing, all float32)."""
+    if keras.backend.backend() != "torch":
+        return False
+    import torch  # noqa: PLC0415
+
+    return all(g is not None and g.dtype == torch.float32 for g in grads)
+
+
 @keras.saving.register_keras_serializable(package="keras_mobilenets.training")
 class SGDW(keras.optimizers.SGD):
     """SGD with PyTorch-style coupled L2: ``g ← g + l2·w`` for every trainable variable, before momentum.
@@ -40,9 +49,26 @@ class SGDW(keras.optimizers.SGD):
         if self.l2:
             variables = self._trainable_variables if trainable_variables is None else list(trainable_variables)
             wd = self.l2 / _replicas_in_sync()
-            grads = [g if g is None else ops.add(g, ops.multiply(ops.cast(wd, g.dtype), ops.cast(v, g.dtype)))
-                     for g, v in zip(grads, variables)]
+            if _torch_foreach(grads):  # one fused call instead of 4 Keras ops per variable, eagerly, every step
+                import torch  # noqa: PLC0415
+
+                grads = torch._foreach_add(list(grads), [v.value for v in variables], alpha=wd)
+            else:
+                grads = [g if g is None else ops.add(g, ops.multiply(ops.cast(wd, g.dtype), ops.cast(v, g.dtype)))
+                         for g, v in zip(grads, variables)]
         return super().apply(grads, trainable_variables)
+
+    def _backend_update_step(self, grads, trainable_variables, learning_rate):
+        """On torch, Keras' own multi-tensor SGD step (``torch._foreach_*``): Keras gives it to
+        ``keras.optimizers.SGD`` but not to subclasses, which update one variable at a time in Python (~27 ms of
+        a CustomMobileNet step at batch 500, ~0.2 ms for the fused step)."""
+        if _torch_foreach(grads):
+            import torch  # noqa: PLC0415
+            from keras.src.backend.torch.optimizers.torch_sgd import SGD as TorchSGD  # noqa: PLC0415
+
+            with torch.no_grad():
+                return TorchSGD._parallel_update_step(self, grads, trainable_variables, learning_rate)
+        return super()._backend_update_step(grads, trainable_variables, learning_rate)
 
     def get_config(self):
         return {**super().get_config(), "l2": self.l2}
