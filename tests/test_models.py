@@ -452,21 +452,23 @@ def test_package_batchnorm_equals_keras_layer(epsilon):
 
 
 def test_hard_activations_equal_their_formulas():
-    """HardSwish = x·relu6(x + 3)/6 and HardSigmoid = relu6(x + 3)/6 on every backend (torch: PyTorch's fused
-    kernels), gradients included on torch."""
-    from keras_mobilenets.layers import HardSigmoid, HardSwish  # noqa: PLC0415
+    """HardSwish = x·relu6(x + 3)/6 and HardSigmoid = relu6(x + 3)/6 on every backend, in inference and training
+    mode (torch: PyTorch's fused kernels; TensorFlow training: XLA-compiled forward and hand-written gradient),
+    gradients included: autodiff's of the formula, 1 / 0 at exactly +3 / -3 for HardSwish (the kink points)."""
+    from keras_mobilenets import layers as kml  # noqa: PLC0415
 
-    x = np.concatenate([np.linspace(-5, 5, 401), [-3.0, 3.0]]).astype("float32").reshape(1, 1, -1, 1) + 1e-3
+    x = np.concatenate([np.linspace(-5, 5, 401) + 1e-3, [-3.0, 3.0, -6.0, 6.0]]).astype("float32").reshape(1, 1, -1, 1)
     gate = np.clip(x + 3.0, 0.0, 6.0) / 6.0
     d_gate = ((x > -3) & (x < 3)) / 6.0
-    for layer, want, d_want in ((HardSwish(), x * gate, gate + x * d_gate), (HardSigmoid(), gate, d_gate)):
-        np.testing.assert_allclose(keras.ops.convert_to_numpy(layer(x)), want, rtol=1e-6, atol=1e-6)
-        if keras.backend.backend() == "torch":
-            import torch  # noqa: PLC0415
-
-            xt = torch.tensor(x, requires_grad=True)
-            layer(xt).sum().backward()
-            np.testing.assert_allclose(xt.grad.numpy(), d_want, rtol=1e-6, atol=1e-6)
+    d_swish = gate + x * d_gate
+    for layer, want, d_want in ((kml.HardSwish(), x * gate, d_swish), (kml.HardSigmoid(), gate, d_gate)):
+        for training in (None, True):
+            np.testing.assert_allclose(keras.ops.convert_to_numpy(layer(x, training=training)), want,
+                                       rtol=1e-6, atol=1e-6)
+            (grad,) = _grads(layer, x, [], power=1, training=training)
+            np.testing.assert_allclose(grad, d_want, rtol=1e-6, atol=1e-6)
+    if keras.backend.backend() == "tensorflow":  # the training calls above took the XLA path
+        assert kml._tf_fused_hard_activations.cache_info().currsize == 1
 
 
 def test_static_reshape_and_whole_map_pool_equal_keras_layers():
