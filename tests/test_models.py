@@ -582,3 +582,27 @@ def test_direct_graph_walk_equals_functional_call():
     for a, b in zip(*trained):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
     assert sum(not np.allclose(a, b) for a, b in zip(trained[0], start)) > 20
+
+
+def test_torch_parameters_registered_once_and_again_when_they_change():
+    """MobileNetModel._post_build: ``train_on_batch`` does not re-register the variables as torch parameters when
+    they are already registered (same ParameterDict object across calls), re-registers when they are not (an entry
+    removed), and every variable stays a torch parameter of the model (what ``model.parameters()`` hands an
+    optimizer). On TF / JAX there is nothing to register: the call is Keras' own."""
+    from keras_mobilenets.blocks import Style  # noqa: PLC0415
+
+    keras.utils.set_random_seed(0)
+    model = _small_graph(Style())
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    x, y = np.random.default_rng(0).normal(size=(4, 8, 8, 3)).astype("float32"), np.arange(4) % 5
+    model.train_on_batch(x, y)
+    if keras.backend.backend() != "torch":
+        return
+    registered = model._torch_params
+    model.train_on_batch(x, y), model.predict_on_batch(x)
+    assert model._torch_params is registered
+    by_id = {id(p) for p in model.parameters()}
+    assert all(id(v.value) in by_id for v in model.variables) and len(by_id) == len(model.variables)
+    del model._torch_params[model.variables[0].path]
+    model.train_on_batch(x, y)
+    assert model._torch_params is not registered and len(model._torch_params) == len(model.variables)
