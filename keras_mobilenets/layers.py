@@ -158,8 +158,8 @@ def _tf_fused_hard_activations():
     convolutions are far slower there), so ``x * relu6(x + 3) / 6`` is four elementwise passes over the activation
     forward and five backward, each its own kernel; PyTorch has one fused kernel each way. These two functions
     call small ``jit_compile=True`` functions from inside that graph (TensorFlow compiles just them with XLA), with
-    a hand-written gradient: MobileNetV3-Small's TF training step (batch 32, 224x224) 0.262 -> 0.25 s
-    (``benchmarks/train_step.py``). The gradient is autodiff's of the plain formula: 1 for x >= 3, 0 for x <= -3,
+    a hand-written gradient: MobileNetV3-Small's TF training step (batch 32, 224x224; three alternating rounds of
+    ``benchmarks/train_step.py --keras-only``) 0.266-0.319 -> 0.252-0.292 s. The gradient is autodiff's of the plain formula: 1 for x >= 3, 0 for x <= -3,
     x / 3 + 1/2 between (hard-sigmoid: 1/6 strictly between -3 and 3). Used only with ``training=True``: an
     inference trace (export, ``predict``) keeps the plain ops, which TFLite's converter fuses into HARD_SWISH."""
     import tensorflow as tf  # noqa: PLC0415
@@ -453,7 +453,7 @@ def _torch_conv2d(x, kernel, strides, padding):
     groups = x.shape[-1] // kernel.shape[2]
     # the HWIO kernel as an OIHW tensor in channels_last memory, as PyTorch's channels_last models hold theirs: the
     # permuted view alone is neither layout, and oneDNN reorders it in every forward and backward call (width-0.1
-    # V1, batch 128: convolution backward 8.3-8.9 -> ~6.5 ms per step, torch.profiler)
+    # V1, batch 128: convolution backward 8.3-8.9 -> 7.0 ms per step, plain PyTorch 6.2-6.6; torch.profiler)
     w = kernel.permute(3, 2, 0, 1).contiguous(memory_format=torch.channels_last)
     return F.conv2d(xt, w, None, tuple(strides), pad, 1, groups).permute(0, 2, 3, 1)
 
