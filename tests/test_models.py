@@ -607,3 +607,9 @@ def test_torch_parameters_registered_once_and_again_when_they_change():
     del model._torch_params[model.variables[0].path]
     model.train_on_batch(x, y)
     assert model._torch_params is not registered and len(model._torch_params) == len(model.variables)
+    import torch  # noqa: PLC0415
+
+    registered, variable = model._torch_params, model.variables[1]
+    variable._value = torch.nn.Parameter(variable._value.detach().clone())  # same variable, a new tensor
+    model.test_on_batch(x, y)
+    assert model._torch_params is not registered and model._torch_params[variable.path] is variable._value
