@@ -1,0 +1,96 @@
+"""TensorFlow training step of one registry network, split by op: where TF's time goes, and what-if ablations.
+
+    KERAS_BACKEND=tensorflow python benchmarks/tf_op_profile.py [--model mobilenet_v3_small_42] [--batch 32]
+        [--hard-activations package|plain|relu] [--top 20]
+
+Times ``train_on_batch`` (median of 5 after 3 warm-up steps; SGD momentum 0.9, no preprocessing layer, as
+``train_step.py``), then traces 3 more steps with ``tf.profiler`` and sums each TensorFlow op's kernel time per
+step over all threads (ops run concurrently on the inter-op threads, so the sum exceeds the step). The hard
+activations of MobileNetV3 can be swapped for the measurement: ``package`` (the package's layers: one XLA kernel
+each way in training), ``plain`` (``x * relu6(x + 3) / 6`` as TF ops, the form before the XLA kernels) or ``relu``
+(ReLU / sigmoid: a lower bound for what the hard activations cost). Prints a table; writes nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--model", default="mobilenet_v3_small_42")
+    p.add_argument("--batch", type=int, default=32)
+    p.add_argument("--hard-activations", choices=("package", "plain", "relu"), default="package")
+    p.add_argument("--top", type=int, default=20)
+    args = p.parse_args(argv)
+
+    import keras_mobilenets as km  # first: the allocator settings
+    import keras
+    import numpy as np
+    import tensorflow as tf
+    from keras import ops
+
+    if keras.backend.backend() != "tensorflow":
+        raise SystemExit(f"KERAS_BACKEND: this profiles TensorFlow's step; got {keras.backend.backend()!r}")
+    from keras_mobilenets import layers as kml
+
+    if args.hard_activations == "plain":
+        kml.HardSwish.call = lambda self, x, training=None: x * (ops.relu6(x + 3.0) * (1.0 / 6.0))
+        kml.HardSigmoid.call = lambda self, x, training=None: ops.relu6(x + 3.0) * (1.0 / 6.0)
+    elif args.hard_activations == "relu":
+        kml.HardSwish.call = lambda self, x, training=None: ops.relu(x)
+        kml.HardSigmoid.call = lambda self, x, training=None: ops.sigmoid(x)
+
+    model = km.get_model(args.model, include_preprocessing=False)
+    model.compile(keras.optimizers.SGD(0.01, momentum=0.9),
+                  keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    x = np.random.default_rng(0).uniform(0, 255, (args.batch,) + model.input_shape[1:]).astype("float32")
+    y = np.arange(args.batch) % model.output_shape[-1]
+    for _ in range(3):
+        model.train_on_batch(x, y)
+    times = []
+    for _ in range(5):
+        t = time.perf_counter()
+        model.train_on_batch(x, y)
+        times.append(time.perf_counter() - t)
+
+    traced = 3
+    with tempfile.TemporaryDirectory() as logdir:
+        tf.profiler.experimental.start(logdir)
+        for _ in range(traced):
+            model.train_on_batch(x, y)
+        tf.profiler.experimental.stop()
+        from tensorflow.tsl.profiler.protobuf import xplane_pb2
+
+        space = xplane_pb2.XSpace()
+        space.ParseFromString(next(Path(logdir).rglob("*.xplane.pb")).read_bytes())
+    ms, count = collections.Counter(), collections.Counter()
+    for plane in space.planes:
+        names = {k: v.name for k, v in plane.event_metadata.items()}
+        for line in plane.lines:
+            if not line.name.startswith("tf_Compute"):
+                continue
+            for event in line.events:
+                name = names.get(event.metadata_id, "")
+                if ":" in name and not name.endswith(":Process"):  # "<node name>:<op type>" (not the executor span)
+                    op = name.rsplit(":", 1)[1]
+                    ms[op] += event.duration_ps / 1e9 / traced
+                    count[op] += 1
+    print(f"{args.model} batch {args.batch}, hard activations {args.hard_activations}: "
+          f"train_on_batch median {statistics.median(times):.3f} s; kernel time summed over threads "
+          f"{sum(ms.values()):.1f} ms/step")
+    print(f"{'op':48s} {'ms/step':>8s} {'calls/step':>10s}")
+    for op, v in ms.most_common(args.top):
+        print(f"{op:48s} {v:8.1f} {count[op] / traced:10.0f}")
+
+
+if __name__ == "__main__":
+    main()
