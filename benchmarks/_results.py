@@ -6,6 +6,7 @@ import json
 import os
 import platform
 import sys
+import statistics
 import time
 from pathlib import Path
 
@@ -57,3 +58,15 @@ def tune_allocator_without_keras() -> dict:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module.tune()
+
+
+def median_seconds(step, warmup: int, runs: int) -> float:
+    """Median wall seconds of ``runs`` calls of ``step()`` after ``warmup`` untimed ones."""
+    for _ in range(warmup):
+        step()
+    times = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)

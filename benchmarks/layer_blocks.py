@@ -12,9 +12,7 @@ what uses the second core). Prints one line per kind.
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -24,6 +22,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 from keras import layers  # noqa: E402
 
+from benchmarks import _results  # noqa: E402
 from keras_mobilenets.layers import BatchNormalization, Conv2D, DepthwiseConv2D  # noqa: E402
 
 KINDS = ("dw", "dw+bn", "dw+act", "pw", "pw+bn", "pw+act", "dw+pw+bn+act")
@@ -58,14 +57,8 @@ def main(argv=None):
         model = build(kind)
         model.compile(keras.optimizers.SGD(0.01, momentum=0.9),
                       keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-        for _ in range(2):
-            model.train_on_batch(x, y)
-        times = []
-        for _ in range(5):
-            t = time.perf_counter()
-            model.train_on_batch(x, y)
-            times.append(time.perf_counter() - t)
-        print(f"{keras.backend.backend():10s} {kind:14s} {1000 * statistics.median(times):7.1f} ms", flush=True)
+        step_s = _results.median_seconds(lambda: model.train_on_batch(x, y), warmup=2, runs=5)
+        print(f"{keras.backend.backend():10s} {kind:14s} {1000 * step_s:7.1f} ms", flush=True)
 
 
 if __name__ == "__main__":

@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import argparse
 import collections
-import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks import _results  # noqa: E402
 
 
 def main(argv=None):
@@ -54,13 +54,7 @@ def main(argv=None):
                   keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     x = np.random.default_rng(0).uniform(0, 255, (args.batch,) + model.input_shape[1:]).astype("float32")
     y = np.arange(args.batch) % model.output_shape[-1]
-    for _ in range(3):
-        model.train_on_batch(x, y)
-    times = []
-    for _ in range(5):
-        t = time.perf_counter()
-        model.train_on_batch(x, y)
-        times.append(time.perf_counter() - t)
+    step_s = _results.median_seconds(lambda: model.train_on_batch(x, y), warmup=3, runs=5)
 
     traced = 3
     with tempfile.TemporaryDirectory() as logdir:
@@ -85,7 +79,7 @@ def main(argv=None):
                     ms[op] += event.duration_ps / 1e9 / traced
                     count[op] += 1
     print(f"{args.model} batch {args.batch}, hard activations {args.hard_activations}: "
-          f"train_on_batch median {statistics.median(times):.3f} s; kernel time summed over threads "
+          f"train_on_batch median {step_s:.3f} s; kernel time summed over threads "
           f"{sum(ms.values()):.1f} ms/step")
     print(f"{'op':48s} {'ms/step':>8s} {'calls/step':>10s}")
     for op, v in ms.most_common(args.top):
