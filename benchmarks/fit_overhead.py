@@ -47,17 +47,13 @@ def measure(data: Path, steps: int) -> dict:
     import keras
     import numpy as np
 
-    from keras_mobilenets.training import loop, schedules
-    from keras_mobilenets.training.optimizers import SGDW
+    from keras_mobilenets.training import loop
 
     c = _recipe_config().replace(data=str(data), epochs=2)
     splits = loop._load_data(c)
     info, model = loop._build_model(c, 32, splits.num_classes)
     train_ds, test_ds, spe = loop.make_datasets(c, splits, 32, splits.num_classes)
-    schedule = schedules.build(c.schedule, lr=c.lr, epochs=c.epochs, steps_per_epoch=spe, gamma=c.lr_gamma)
-    model.compile(optimizer=SGDW(schedule, momentum=c.momentum, l2=c.weight_decay),
-                  loss=keras.losses.CategoricalCrossentropy(from_logits=True),
-                  metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")])
+    loop.compile_model(c, model, spe, 32)
     batches = list(train_ds.take(steps + 2).as_numpy_iterator())
 
     def timed(fn):
@@ -101,13 +97,12 @@ def measure(data: Path, steps: int) -> dict:
     out["evaluate_s"] = timed(lambda: model.evaluate(test_ds, verbose=0, callbacks=[cb]))
     out["evaluate_input_wait_s"] = sum(cb.test_waits)
     x_test, y_test = next(iter(test_ds.as_numpy_iterator()))
-    out["test_on_batch_s"] = statistics.median(timed(lambda: model.test_on_batch(x_test, y_test)) for _ in range(5))
+    out["test_on_batch_s"] = _results.median_seconds(lambda: model.test_on_batch(x_test, y_test), warmup=0, runs=5)
     out["test_batches"] = len(cb.test_waits)
     with tempfile.TemporaryDirectory() as tmp:
-        model.save(Path(tmp) / "warm.keras")
-        out["save_keras_s"] = statistics.median(timed(lambda: model.save(Path(tmp) / "m.keras")) for _ in range(3))
-        out["save_weights_s"] = statistics.median(
-            timed(lambda: model.save_weights(Path(tmp) / "m.weights.h5")) for _ in range(3))
+        out["save_keras_s"] = _results.median_seconds(lambda: model.save(Path(tmp) / "m.keras"), warmup=1, runs=3)
+        out["save_weights_s"] = _results.median_seconds(lambda: model.save_weights(Path(tmp) / "m.weights.h5"),
+                                                        warmup=0, runs=3)
     out["checkpoints_per_epoch_s"] = 2 * out["save_keras_s"] + out["save_weights_s"]
     out["epoch_estimate_s"] = spe * out["fit_step_to_step_s"] + out["evaluate_s"] + out["checkpoints_per_epoch_s"]
     out["steps_per_epoch"] = spe

@@ -588,7 +588,7 @@ def test_direct_graph_walk_equals_functional_call():
 def test_torch_parameters_registered_once_and_again_when_they_change():
     """MobileNetModel._post_build: ``train_on_batch`` does not re-register the variables as torch parameters when
     they are already registered (same ParameterDict object across calls), re-registers when they are not (an entry
-    removed), and every variable stays a torch parameter of the model (what ``model.parameters()`` hands an
+    removed, a variable's tensor replaced), and every variable stays a torch parameter of the model (what ``model.parameters()`` hands an
     optimizer). TF / JAX register nothing (Keras' own ``_post_build``): there the test only trains the graph."""
     from keras_mobilenets.blocks import Style  # noqa: PLC0415
 

@@ -176,6 +176,26 @@ def make_datasets(c: TrainConfig, splits, image_size: int, outputs: int, start_e
     return train_ds, test_ds, spe
 
 
+def compile_model(c: TrainConfig, model, steps_per_epoch: int, image_size: int):
+    """``model.compile`` with config `c`'s LR schedule, optimizer (coupled-L2 ``SGDW`` or Adam), loss and metrics
+    -- what `fit` trains with (one place, so ``benchmarks/fit_overhead.py`` times exactly that); returns the
+    schedule."""
+    schedule = schedules.build(c.schedule, lr=c.lr, epochs=c.epochs, steps_per_epoch=steps_per_epoch, gamma=c.lr_gamma,
+                               warmup_epochs=c.warmup_epochs, final_lr=c.final_lr, per_step=c.per_step_schedule,
+                               lr_values=c.lr_values, cycle_epochs=c.cycle_epochs)
+    if c.optimizer == "sgd":
+        optimizer = SGDW(schedule, momentum=c.momentum, nesterov=c.nesterov, l2=c.weight_decay)
+    else:
+        optimizer = keras.optimizers.Adam(schedule)
+    if c.task == "keypoints":
+        loss, metrics = keras.losses.MeanSquaredError(), [AvgPixelDiff(image_size)]
+    else:
+        loss = keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=c.label_smoothing)
+        metrics = [keras.metrics.CategoricalAccuracy(name="accuracy")]
+    model.compile(optimizer=optimizer, loss=loss, metrics=metrics, run_eagerly=c.run_eagerly)
+    return schedule
+
+
 def fit(config: TrainConfig, extra_callbacks=()) -> dict:
     """Train `config`; return the summary dict (also written to ``summary.json`` in the run folder)."""
     c = config
@@ -200,19 +220,7 @@ def fit(config: TrainConfig, extra_callbacks=()) -> dict:
         info, model = _build_model(c, image_size, outputs)
 
         train_ds, test_ds, spe = make_datasets(c, splits, image_size, outputs, start_epoch=start_epoch, devices=n_dev)
-        schedule = schedules.build(c.schedule, lr=c.lr, epochs=c.epochs, steps_per_epoch=spe, gamma=c.lr_gamma,
-                                   warmup_epochs=c.warmup_epochs, final_lr=c.final_lr, per_step=c.per_step_schedule,
-                                   lr_values=c.lr_values, cycle_epochs=c.cycle_epochs)
-        if c.optimizer == "sgd":
-            optimizer = SGDW(schedule, momentum=c.momentum, nesterov=c.nesterov, l2=c.weight_decay)
-        else:
-            optimizer = keras.optimizers.Adam(schedule)
-        if keypoints:
-            loss, metrics = keras.losses.MeanSquaredError(), [AvgPixelDiff(image_size)]
-        else:
-            loss = keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=c.label_smoothing)
-            metrics = [keras.metrics.CategoricalAccuracy(name="accuracy")]
-        model.compile(optimizer=optimizer, loss=loss, metrics=metrics, run_eagerly=c.run_eagerly)
+        schedule = compile_model(c, model, spe, image_size)
 
     # ---- every argument is valid: only now touch the file system
     monitor = c.monitor or ("val_avg_pixel_diff" if keypoints else "val_accuracy")
