@@ -19,7 +19,7 @@ import keras
 from keras import layers
 
 from keras_mobilenets import initializers as init
-from keras_mobilenets.layers import BatchNormalization, ChannelReplicate, ChannelShuffle, Conv2D, DepthwiseConv2D, GroupConv2D, HardSigmoid, HardSwish, Reshape
+from keras_mobilenets.layers import BatchNormalization, ChannelReplicate, ChannelShuffle, Conv2D, DepthwiseConv2D, GroupConv2D, HardSigmoid, HardSwish, ReLU, Reshape
 
 ACTIVATIONS = ("relu", "relu6", "hard_swish", "hard_sigmoid", "sigmoid", None)
 INITS = ("keras", "torch", "he_fan_out", "glorot")
@@ -104,9 +104,9 @@ def activation(x, kind, name):
     if kind is None:
         return x
     if kind == "relu":
-        return layers.ReLU(name=name)(x)
+        return ReLU(name=name)(x)
     if kind == "relu6":
-        return layers.ReLU(6.0, name=name)(x)
+        return ReLU(6.0, name=name)(x)
     if kind == "hard_swish":
         return HardSwish(name=name)(x)
     if kind == "hard_sigmoid":
@@ -235,7 +235,7 @@ def squeeze_excite(x, se, style, name):
         lambda n, u, b, ki, bi: layers.Dense(u, use_bias=b, kernel_initializer=ki, bias_initializer=bi, name=n)
     )
     s = fc(f"{name}_reduce", width, se.bias, kernel_init, bias_init)(s)
-    s = layers.ReLU(name=f"{name}_relu")(s)
+    s = ReLU(name=f"{name}_relu")(s)
     if se.excite == "fc":
         kernel_init, bias_init = dense_initializers(style, width)
         s = fc(f"{name}_expand", channels, se.bias, kernel_init, bias_init)(s)

@@ -196,6 +196,23 @@ def _tf_fused_hard_activations():
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
+class ReLU(keras.layers.ReLU):
+    """``keras.layers.ReLU`` (same arguments and outputs) that, on the torch backend, calls ``F.relu`` /
+    ``F.relu6`` directly for the plain and the ReLU6 forms: Keras' generic ``activations.relu`` costs ~15 us of
+    Python per call on top of the kernel, one call after every convolution of a MobileNet."""
+
+    def call(self, inputs):
+        if keras.backend.backend() == "torch" and self.negative_slope == 0.0 and self.threshold == 0.0:
+            import torch.nn.functional as F  # noqa: PLC0415, N812
+
+            if self.max_value is None:
+                return F.relu(_torch_tensor(inputs))
+            if self.max_value == 6.0:
+                return F.relu6(_torch_tensor(inputs))
+        return super().call(inputs)
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
 class HardSigmoid(keras.layers.Layer):
     """``relu6(x + 3) / 6`` (MobileNetV3's hard-sigmoid; not Keras 2's ``0.2x + 0.5``)."""
 
@@ -203,7 +220,7 @@ class HardSigmoid(keras.layers.Layer):
         if keras.backend.backend() == "torch":  # one fused kernel (forward and backward) instead of three ops
             import torch.nn.functional as F  # noqa: PLC0415, N812
 
-            return F.hardsigmoid(ops.convert_to_tensor(x))
+            return F.hardsigmoid(_torch_tensor(x))
         if training and keras.backend.backend() == "tensorflow":
             return _tf_fused_hard_activations()[1](x)
         return ops.relu6(x + 3.0) * (1.0 / 6.0)
@@ -267,7 +284,7 @@ class HardSwish(keras.layers.Layer):
         if keras.backend.backend() == "torch":  # one fused kernel (forward and backward) instead of four ops
             import torch.nn.functional as F  # noqa: PLC0415, N812
 
-            return F.hardswish(ops.convert_to_tensor(x))
+            return F.hardswish(_torch_tensor(x))
         if training and keras.backend.backend() == "tensorflow":
             return _tf_fused_hard_activations()[0](x)
         return x * (ops.relu6(x + 3.0) * (1.0 / 6.0))
@@ -277,7 +294,7 @@ class HardSwish(keras.layers.Layer):
 
 
 CUSTOM_OBJECTS = {
-    f"{PACKAGE}>{cls.__name__}": cls for cls in (ChannelReplicate, ChannelShuffle, HardSigmoid, HardSwish, Reshape,
+    f"{PACKAGE}>{cls.__name__}": cls for cls in (ChannelReplicate, ChannelShuffle, HardSigmoid, HardSwish, ReLU, Reshape,
                                                  WholeMapAveragePooling2D)
 }
 
@@ -438,12 +455,25 @@ def _split_padding(layer_name, padding):
 # mbv2_blog_a_cifar10 (batch 50, 2 threads): aten::copy_ 20 % of CPU time, BatchNorm's sum / mul / pow / div /
 # neg / sub ~30 %, convolutions 34 %. The paths below hand PyTorch the NHWC tensor as the channels_last NCHW view
 # it already is (no copy) and use its fused batch norm; same results as the Keras layers (tests/test_models.py).
+def _torch_tensor(value):
+    """``value`` as a torch tensor with the least Python on the way (torch backend): a layer's input already is one
+    and a Keras variable hands over its own (``.value`` honours stateless scopes); anything else goes through
+    ``ops.convert_to_tensor``, whose generic checks cost ~4 us per call -- a few per layer, ~110 layers per step."""
+    import torch  # noqa: PLC0415
+
+    if isinstance(value, torch.Tensor):
+        return value
+    if isinstance(value, keras.Variable):
+        return value.value
+    return ops.convert_to_tensor(value)
+
+
 def _torch_conv2d(x, kernel, strides, padding):
     """NHWC ``x``, HWIO ``kernel`` -> NHWC, with Keras' padding rules, through ``torch.nn.functional.conv2d``."""
     import torch  # noqa: PLC0415
     import torch.nn.functional as F  # noqa: PLC0415, N812
 
-    x, kernel = ops.convert_to_tensor(x), ops.convert_to_tensor(kernel)
+    x, kernel = _torch_tensor(x), _torch_tensor(kernel)
     _, _, (top, bottom), (left, right) = _output_geometry(x.shape[1], x.shape[2], kernel.shape[0], kernel.shape[1],
                                                           strides, padding)
     xt = x.permute(0, 3, 1, 2)  # a view: channels_last memory, which PyTorch's CPU convolutions prefer
@@ -574,7 +604,7 @@ def _torch_batch_norm(layer, inputs, train):
     import torch  # noqa: PLC0415
     from keras.src.backend.common.stateless_scope import in_stateless_scope  # noqa: PLC0415  (no public accessor)
 
-    xt = ops.convert_to_tensor(inputs).permute(0, 3, 1, 2)
+    xt = _torch_tensor(inputs).permute(0, 3, 1, 2)
     gamma = layer.gamma.value if layer.scale else None
     beta = layer.beta.value if layer.center else None
     mean, var = layer.moving_mean.value, layer.moving_variance.value
@@ -587,8 +617,7 @@ def _torch_batch_norm(layer, inputs, train):
         with torch.no_grad():  # the biased batch variance, from 1 / sqrt(var + eps)
             batch_var = (invstd.double() ** -2 - layer.epsilon).clamp_min(0.0).float()
         return out.permute(0, 2, 3, 1), batch_mean.detach(), batch_var
-    with torch.no_grad():
-        var.mul_(n / (n - 1))
+    var.mul_(n / (n - 1))  # (a non-trainable variable: no autograd to keep out, no ``no_grad`` needed)
     out, _, _ = torch.native_batch_norm(xt, gamma, beta, mean, var, True, 1.0 - layer.momentum, layer.epsilon)
     # autograd saved ``var`` (unused by the training-mode backward) and would refuse a later in-place change of it;
     # ``.data`` is the same storage without that version check
@@ -625,7 +654,7 @@ def depthwise_conv(x, kernel, strides=(1, 1), padding="valid"):
     if keras.backend.backend() in SHIFT_ADD_BACKENDS and x.shape[1] is not None and x.shape[2] is not None:
         return _jitted_shift_add()(x, ops.convert_to_tensor(kernel), strides, padding)
     if keras.backend.backend() == "torch":
-        k = ops.convert_to_tensor(kernel)
+        k = _torch_tensor(kernel)
         return _torch_conv2d(x, k.reshape(k.shape[0], k.shape[1], 1, k.shape[2] * k.shape[3]), strides, padding)
     if padding == "symmetric":
         x, padding = _symmetric_pad(x, kernel.shape[:2]), "valid"

@@ -472,6 +472,29 @@ def test_hard_activations_equal_their_formulas():
     assert kml._tf_fused_hard_activations.cache_info().currsize == (keras.backend.backend() == "tensorflow")
 
 
+@pytest.mark.parametrize("max_value", [None, 6.0, 4.0])
+def test_relu_equals_keras_relu_and_takes_torchs_kernel(max_value, monkeypatch):
+    """layers.ReLU computes what keras.layers.ReLU does (values and gradients, the kinks at 0 and max_value
+    included) on every backend; on torch the plain and ReLU6 forms call PyTorch's kernel directly, never Keras'
+    generic ``activations.relu`` (other forms still do)."""
+    from keras.src.layers.activations import relu as keras_relu_module  # noqa: PLC0415
+
+    from keras_mobilenets.layers import ReLU  # noqa: PLC0415
+
+    x = np.concatenate([np.linspace(-8, 8, 161) + 1e-3, [0.0, 6.0, 4.0]]).astype("float32").reshape(1, 1, -1, 1)
+    ours, theirs = ReLU(max_value), keras.layers.ReLU(max_value)
+    want = keras.ops.convert_to_numpy(theirs(x))
+    (d_want,) = _grads(theirs, x, [], power=1)
+    generic = keras_relu_module.activations.relu
+    calls = []
+    monkeypatch.setattr(keras_relu_module.activations, "relu", lambda *a, **k: calls.append(1) or generic(*a, **k))
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(ours(x)), want)
+    (grad,) = _grads(ours, x, [], power=1)
+    np.testing.assert_array_equal(grad, d_want)
+    fast = keras.backend.backend() == "torch" and max_value in (None, 6.0)
+    assert bool(calls) != fast
+
+
 def test_static_reshape_and_whole_map_pool_equal_keras_layers():
     """layers.Reshape (batch written as -1) and WholeMapAveragePooling2D (a spatial mean) compute what
     keras.layers.Reshape / AveragePooling2D do; a pool window that is not the whole map is a clear error."""
