@@ -608,6 +608,47 @@ def test_direct_graph_walk_equals_functional_call():
     assert sum(not np.allclose(a, b) for a, b in zip(trained[0], start)) > 20
 
 
+def test_direct_graph_walk_frees_each_tensor_after_its_last_reader():
+    """call_direct drops a layer's output once the last layer reading it has run, so in inference (nothing else
+    keeps them) only the tensors feeding the head are left when it runs; the walk's result is unchanged."""
+    import weakref  # noqa: PLC0415
+
+    from keras.src.models.functional import Functional  # noqa: PLC0415
+
+    from keras_mobilenets.blocks import Style  # noqa: PLC0415
+
+    keras.utils.set_random_seed(0)
+    model = _small_graph(Style(padding="symmetric", bn_momentum=0.9))
+    x = np.random.default_rng(0).normal(size=(4, 8, 8, 3)).astype("float32")
+    outputs, alive_at_head = {}, []
+
+    def recording(layer):
+        call = layer.call
+
+        def wrapped(*args, **kwargs):
+            if layer.name == "predictions":
+                alive_at_head.extend(name for name, ref in outputs.items() if ref() is not None)
+            out = call(*args, **kwargs)
+            outputs[layer.name] = weakref.ref(out)
+            return out
+
+        return wrapped
+
+    for layer in model.layers[1:]:
+        layer.call = recording(layer)
+    if keras.backend.backend() == "torch":  # as predict / evaluate run it (with autograd, backward keeps tensors)
+        import torch  # noqa: PLC0415
+
+        with torch.no_grad():
+            y = model.call_direct(x, training=False)
+    else:
+        y = model.call_direct(x, training=False)
+    assert len(outputs) == len(model.layers) - 1 > 30
+    assert set(alive_at_head) <= {"pool", "dropout"}  # the head's input (dropout passes it through in inference)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(y),
+                               keras.ops.convert_to_numpy(Functional.call(model, x, training=False)), atol=1e-6)
+
+
 def test_torch_parameters_registered_once_and_again_when_they_change():
     """MobileNetModel._post_build: ``train_on_batch`` does not re-register the variables as torch parameters when
     they are already registered (same ParameterDict object across calls), re-registers when they are not (an entry
