@@ -220,6 +220,9 @@ def run_paired(name, batch, steps, warmup, jit_compile, variants):
     change of machine speed during the run (seen here: +-30 % between minutes) hits both sides alike. The Keras
     package is imported, so both sides run with its allocator settings (keras_mobilenets/allocator.py)."""
     k_step, k_fields = keras_stepper(name, batch, jit_compile)
+    for _ in range(2):  # Keras' own peak memory, before the PyTorch models exist in this process
+        k_step()
+    k_fields["peak_rss_keras_alone_mb"] = _peak_rss_mb()
     steppers = [torch_stepper(name, v, batch) for v in variants] + [(k_step, k_fields)]
     times = [[] for _ in steppers]
     losses = [None] * len(steppers)
@@ -275,7 +278,9 @@ def _child_main(args):
                 rs = [_failure("keras" if kind == "paired" else kind, variant, e)]
             for r in rs:
                 r.update(base)
-                r["peak_rss_mb"] = _peak_rss_mb()
+                r["peak_rss_process_mb"] = _peak_rss_mb()
+                # the Keras cell of a paired process: its peak before the PyTorch references were built
+                r["peak_rss_mb"] = r.get("peak_rss_keras_alone_mb") or r["peak_rss_process_mb"]
                 print("RESULT " + json.dumps(r), flush=True)
                 out.append(r)
     return out
@@ -367,7 +372,8 @@ def write_markdown(data, path):
             lines.append(f"| {r['model']} | {b} | {_fmt(r['median_s'])} | {_fmt(tm_['eager'])} | "
                          f"{_fmt(tm_['channels_last'])} | {r.get('ratio_vs_torch_eager', float('nan')):.2f} | "
                          f"{r.get('ratio_vs_torch_channels_last', float('nan')):.2f} |")
-    lines += ["", "Peak RSS (MiB, whole process incl. framework imports; one process per cell):", "",
+    lines += ["", "Peak RSS (MiB, whole process incl. framework imports; one process per cell; keras_torch: its process's peak "
+              "after two Keras steps, before the paired PyTorch references were built in it):", "",
               "| model | " + " | ".join(configs) + " |", "|---|" + "---|" * len(configs)]
     for model in models:
         cells = []
