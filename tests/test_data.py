@@ -25,6 +25,9 @@ def test_pipeline_float_0_255_rgb_and_fashion_padding():
     x = x.numpy()
     assert x.max() <= 255 and x.max() > 1 and np.all(x[:, :2] == 0)  # 28 → 32 by 2-pixel zero padding
     np.testing.assert_array_equal(x[..., 0], x[..., 2])  # grayscale replicated
+    # test passes start a new iterator each epoch: autotuning off there (see pipeline.evaluation_stream), kept on
+    # for the one long-lived training iterator
+    assert test.options().autotune.enabled is False and train.options().autotune.enabled is not False
 
 
 def test_batched_pad_crop_flip_is_a_per_image_crop_or_mirrored_crop():
@@ -124,6 +127,7 @@ def test_keypoint_loader_transforms_points_with_the_image(tmp_path, fmt):
     assert len(s.x_train) == 4 and len(s.x_test) == 2 and s.y_train.shape == (4, 21, 2)
     crop = 56
     train, test, spe = D.keypoint_datasets(s, batch_size=2, resize=64, crop=crop)
+    assert test.options().autotune.enabled is False  # a new iterator every test pass (pipeline.evaluation_stream)
     x, y = next(iter(test))
     assert x.shape == (2, crop, crop, 3) and y.shape == (2, 42)
     pts = y.numpy().reshape(2, 21, 2) * crop

@@ -23,7 +23,7 @@ import numpy as np
 import tensorflow as tf
 
 from .datasets import IMAGE_EXTENSIONS, Splits
-from .pipeline import epoch_stream, steps_per_epoch
+from .pipeline import epoch_stream, evaluation_stream, steps_per_epoch
 
 
 def _read_annotations(folder: Path, arg: str):
@@ -150,8 +150,8 @@ def keypoint_datasets(splits: Splits, *, batch_size, resize=256, crop=224, seed=
     batch_fn = (lambda x, y, s: apply_keras_layers(layers, x, y)) if layers else None
     train = epoch_stream(n, lambda i, s: get_train(i), batch_size=batch_size, seed=seed, epochs=epochs,
                          start_epoch=start_epoch, batch_fn=batch_fn, drop_remainder=drop_remainder)
-    test = (tf.data.Dataset.range(n_test).map(get_test, num_parallel_calls=tf.data.AUTOTUNE)
-            .batch(batch_size, drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE))
+    test = evaluation_stream(tf.data.Dataset.range(n_test).map(get_test, num_parallel_calls=tf.data.AUTOTUNE)
+                             .batch(batch_size, drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE))
     return train, test, steps_per_epoch(n, batch_size, drop_remainder)
 
 

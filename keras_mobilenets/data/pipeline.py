@@ -51,6 +51,19 @@ def _image_getter(x: np.ndarray, size: int | None):
     return get
 
 
+def evaluation_stream(ds: tf.data.Dataset) -> tf.data.Dataset:
+    """``ds`` with tf.data's autotuning off, for a test split. ``fit`` / ``evaluate`` start a new iterator over it
+    for every test pass, and an autotuned iterator whose process keeps the CPUs busy with the model's compute
+    stalled one ``GetNext`` until ~10 s after it started in about half of the passes: CustomMobileNet's recipe,
+    torch backend, 20 test batches of 500, ``evaluate`` 5.7-6.1 s or exactly 10.23-10.25 s (3.3-4.4 s spent
+    after the last batch); 20 batches of a plain ``tf.data`` map with PyTorch matmuls in between: 10 of 10 passes
+    6.5-6.7 s with autotuning off, 5 of 10 at 10.0-10.4 s with it on. (The training stream keeps it: one
+    iterator serves the whole ``fit``.)"""
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    return ds.with_options(options)
+
+
 def steps_per_epoch(n: int, batch_size: int, drop_remainder: bool = False) -> int:
     return n // batch_size if drop_remainder else math.ceil(n / batch_size)
 
@@ -126,5 +139,5 @@ def classification_datasets(splits, *, batch_size, image_size, num_classes, seed
                     num_parallel_calls=tf.data.AUTOTUNE)
     if not test_batched:
         test = test.batch(test_bs, drop_remainder=drop_remainder)
-    test = test.prefetch(tf.data.AUTOTUNE)
+    test = evaluation_stream(test.prefetch(tf.data.AUTOTUNE))
     return train, test, steps_per_epoch(n, batch_size, drop_remainder)
