@@ -230,7 +230,8 @@ class MobileNetModel(keras.Model):
     def call_direct(self, inputs, training=None):
         """The graph walked with each layer's ``call`` (what ``call`` uses on torch when nothing else applies)."""
         values = dict(zip(map(id, self.inputs), self._standardize_inputs(inputs)))
-        for (layer, arguments, outputs, takes_training), done in zip(self._direct_plan(), self._direct.last_uses):
+        plan = self._direct_plan()  # (builds self._direct.last_uses on first use)
+        for (layer, arguments, outputs, takes_training), done in zip(plan, self._direct.last_uses):
             if isinstance(arguments, tuple):  # (positional input ids -- an id or a list of ids each --, kwargs)
                 ids, kw = arguments
                 args = [values[i] if isinstance(i, int) else [values[j] for j in i] for i in ids]
