@@ -574,9 +574,11 @@ class BatchNormalization(keras.layers.BatchNormalization):
 
     def _fused(self, inputs, mask, train):
         """The active backend's fused function for this call, or None for Keras' own computation."""
-        fused, in_inference = FUSED_BATCH_NORM.get(keras.backend.backend(), (None, False))
+        fused, in_inference, min_elements = FUSED_BATCH_NORM.get(keras.backend.backend(), (None, False, 0))
         if (fused is None or not (train or in_inference) or mask is not None or self.renorm or len(inputs.shape) != 4
                 or self.axis not in (-1, 3) or self.compute_dtype != "float32" or self.synchronized):
+            return None
+        if min_elements and _static_elements(inputs.shape) < min_elements:
             return None
         return fused
 
@@ -643,9 +645,26 @@ def _tf_fused_batch_norm(layer, inputs, train):
     return out, tf.stop_gradient(mean), tf.stop_gradient(var * tf.maximum(n - 1.0, 0.0) / tf.maximum(n, 1.0))
 
 
-# backend -> (fused batch norm, also used in inference?); backends not listed use Keras' ops. On TF inference stays
-# Keras' so that SavedModel / TFLite / ONNX graphs are unchanged.
-FUSED_BATCH_NORM = {"torch": (_torch_batch_norm, True), "tensorflow": (_tf_fused_batch_norm, False)}
+# Below this many values (N·H·W·C) TensorFlow's FusedBatchNormV3 is slower than Keras' ops: one training forward +
+# backward takes it 0.45-0.75 ms up to 2^16 values, Keras' ops 0.25-0.7 ms (1.24-2.09x faster but for three C = 8
+# shapes, 0.89-0.93x); from 2^18 values it is 1.6-2.9x faster than Keras' ops (`python benchmarks/tf_batchnorm.py`,
+# benchmarks/results/tf_batchnorm.md). The width-0.1 MobileNetV1 has 36 of its 37 BatchNorms under 2^17 at batch 128.
+TF_FUSED_MIN_ELEMENTS = 2 ** 17
+# Batch size assumed when it is not static (fit on a tf.data stream batched without drop_remainder).
+ASSUMED_BATCH = 128
+
+
+def _static_elements(shape):
+    n = 1
+    for i, d in enumerate(shape):
+        n *= d if d is not None else (ASSUMED_BATCH if i == 0 else 1)
+    return n
+
+
+# backend -> (fused batch norm, also used in inference?, fewest elements to use it for); backends not listed use
+# Keras' ops. On TF inference stays Keras' so that SavedModel / TFLite / ONNX graphs are unchanged.
+FUSED_BATCH_NORM = {"torch": (_torch_batch_norm, True, 0),
+                    "tensorflow": (_tf_fused_batch_norm, False, TF_FUSED_MIN_ELEMENTS)}
 
 
 def depthwise_conv(x, kernel, strides=(1, 1), padding="valid"):

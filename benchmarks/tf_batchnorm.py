@@ -1,0 +1,87 @@
+"""TensorFlow training BatchNorm: FusedBatchNormV3 against Keras' ops, by tensor size (where the package switches).
+
+    python benchmarks/tf_batchnorm.py [--out benchmarks/results/tf_batchnorm.json]
+
+For each N x H x W x C in a grid (batch 32 / 128 / 500, maps 1-16, channels 8 / 32 / 128, up to 4M values), times
+one traced forward + backward of the package's BatchNormalization in training mode (gradients of input, gamma,
+beta), once through TF's fused function and once through Keras' own ops, alternating twice; the cell is the best
+median of 30 calls after 5 warm-up ones (ms). ``layers.TF_FUSED_MIN_ELEMENTS`` is the size from which the fused
+function is the faster one. Runs on the TensorFlow backend whatever KERAS_BACKEND says.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+os.environ["KERAS_BACKEND"] = "tensorflow"
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import keras_mobilenets  # noqa: E402,F401  (first: the allocator settings)
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from benchmarks import _results  # noqa: E402
+from keras_mobilenets import layers as kml  # noqa: E402
+
+
+def time_ms(shape, fused: bool) -> float:
+    x = tf.constant(np.random.default_rng(0).normal(size=shape).astype("float32"))
+    layer = kml.BatchNormalization()
+    layer.build(shape)
+    if not fused:
+        layer._fused = lambda *a: None
+
+    @tf.function
+    def step():
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            loss = tf.reduce_sum(tf.square(layer(x, training=True)))
+        return tape.gradient(loss, [x, *layer.trainable_weights])
+
+    return 1000 * _results.median_seconds(lambda: step()[0].numpy(), warmup=5, runs=30)
+
+
+def grid():
+    for n in (32, 128, 500):
+        for hw in (1, 2, 4, 8, 16):
+            for c in (8, 32, 128):
+                if n * hw * hw * c <= 4 * 2 ** 20:
+                    yield n, hw, hw, c
+
+
+def write_markdown(data, path):
+    lines = [f"# TF training BatchNorm: fused vs Keras' ops\n", _results.provenance(data["meta"]), "",
+             f"Package threshold: fused from {data['threshold']} values (N·H·W·C).", "",
+             "| N×H×W×C | values | fused ms | Keras ops ms | fused / Keras |", "|---|---:|---:|---:|---:|"]
+    for r in data["rows"]:
+        lines.append(f"| {'×'.join(map(str, r['shape']))} | {r['values']} | {r['fused_ms']:.3f} | "
+                     f"{r['keras_ms']:.3f} | {r['fused_ms'] / r['keras_ms']:.2f} |")
+    Path(path).write_text("\n".join(lines) + "\n")
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--out", default=str(Path(__file__).parent / "results" / "tf_batchnorm.json"))
+    args = p.parse_args(argv)
+    meta = _results.run_meta("tf_batchnorm.py", argv)
+    threshold = kml.TF_FUSED_MIN_ELEMENTS
+    function, in_inference, _ = kml.FUSED_BATCH_NORM["tensorflow"]
+    kml.FUSED_BATCH_NORM["tensorflow"] = (function, in_inference, 0)  # the fused function at every size
+    rows = []
+    for shape in grid():
+        times = {True: [], False: []}
+        for fused in (True, False, True, False):
+            times[fused].append(time_ms(shape, fused))
+        row = dict(shape=shape, values=int(np.prod(shape)), fused_ms=min(times[True]), keras_ms=min(times[False]))
+        print(f"{str(shape):20s} {row['values']:9d} fused {row['fused_ms']:.3f} ms  Keras ops {row['keras_ms']:.3f} "
+              f"ms  ratio {row['fused_ms'] / row['keras_ms']:.2f}", flush=True)
+        rows.append(row)
+    meta["load_after"] = [round(v, 2) for v in os.getloadavg()]
+    _results.save(dict(meta=meta, threshold=threshold, rows=rows), args.out, write_markdown)
+
+
+if __name__ == "__main__":
+    main()
