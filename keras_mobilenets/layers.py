@@ -568,17 +568,15 @@ class Conv2D(_SymmetricPadding, keras.layers.Conv2D):
 class BatchNormalization(keras.layers.BatchNormalization):
     """``keras.layers.BatchNormalization`` (same arguments, weights, outputs and moving-statistics update) that
     uses the backend's fused batch norm on a 4-D channels-last float32 input: PyTorch's (training and inference)
-    on torch, TensorFlow's ``FusedBatchNormV3`` in training on TF (inference keeps Keras' ops, so exported graphs
-    are unchanged). Keras computes it from ~10 elementwise ops and two reductions, each a pass over the tensor,
+    on torch; in training on TF, ``FusedBatchNormV3`` from 2^17 values and TF ops with a hand-written gradient below
+    (inference keeps Keras' ops, so exported graphs are unchanged). Keras computes it from ~10 elementwise ops and two reductions, each a pass over the tensor,
     forward and backward."""
 
     def _fused(self, inputs, mask, train):
         """The active backend's fused function for this call, or None for Keras' own computation."""
-        fused, in_inference, min_elements = FUSED_BATCH_NORM.get(keras.backend.backend(), (None, False, 0))
+        fused, in_inference = FUSED_BATCH_NORM.get(keras.backend.backend(), (None, False))
         if (fused is None or not (train or in_inference) or mask is not None or self.renorm or len(inputs.shape) != 4
                 or self.axis not in (-1, 3) or self.compute_dtype != "float32" or self.synchronized):
-            return None
-        if min_elements and _static_elements(inputs.shape) < min_elements:
             return None
         return fused
 
@@ -627,28 +625,77 @@ def _torch_batch_norm(layer, inputs, train):
     return out.permute(0, 2, 3, 1), None, None
 
 
-def _tf_fused_batch_norm(layer, inputs, train):
-    """(output, batch mean, biased batch variance) in training (`train` is always True: ``FUSED_BATCH_NORM``
-    leaves inference to Keras' ops on TF) through ``FusedBatchNormV3`` (NHWC), whose gradient TensorFlow
-    registers; its variance output is Bessel-corrected (n / (n - 1)), Keras stores the biased one."""
+def _tf_batch_norm(layer, inputs, train):
+    """TF training BatchNorm: (output, batch mean, biased batch variance), through ``FusedBatchNormV3`` from
+    ``TF_FUSED_MIN_ELEMENTS`` values, below that through :func:`_tf_small_batch_norm` (`train` is always True:
+    ``FUSED_BATCH_NORM`` leaves inference to Keras' ops on TF)."""
+    big = _static_elements(inputs.shape) >= TF_FUSED_MIN_ELEMENTS
+    return (_tf_fused_batch_norm if big else _tf_small_batch_norm)(layer, inputs)
+
+
+def _tf_scale_offset(layer, x):
+    import tensorflow as tf  # noqa: PLC0415
+
+    c = x.shape[-1]
+    return (layer.gamma.value if layer.scale else tf.ones([c], x.dtype),
+            layer.beta.value if layer.center else tf.zeros([c], x.dtype))
+
+
+def _tf_fused_batch_norm(layer, inputs):
+    """``FusedBatchNormV3`` (NHWC), whose gradient TensorFlow registers; its variance output is Bessel-corrected
+    (n / (n - 1)), Keras stores the biased one."""
     import tensorflow as tf  # noqa: PLC0415
 
     x = tf.convert_to_tensor(inputs)
-    c = x.shape[-1]
-    gamma = layer.gamma.value if layer.scale else tf.ones([c], x.dtype)
-    beta = layer.beta.value if layer.center else tf.zeros([c], x.dtype)
+    gamma, beta = _tf_scale_offset(layer, x)
     empty = tf.constant([], x.dtype)
     out, mean, var, _, _, _ = tf.raw_ops.FusedBatchNormV3(
         x=x, scale=gamma, offset=beta, mean=empty, variance=empty, epsilon=layer.epsilon, exponential_avg_factor=1.0,
         data_format="NHWC", is_training=True)
-    n = tf.cast(tf.size(x) // c, x.dtype)
+    n = tf.cast(tf.size(x) // x.shape[-1], x.dtype)
     return out, tf.stop_gradient(mean), tf.stop_gradient(var * tf.maximum(n - 1.0, 0.0) / tf.maximum(n, 1.0))
 
 
-# Below this many values (N·H·W·C) TensorFlow's FusedBatchNormV3 is slower than Keras' ops: one training forward +
-# backward takes it 0.45-0.75 ms up to 2^16 values, Keras' ops 0.25-0.7 ms (1.24-2.09x faster but for three C = 8
-# shapes, 0.89-0.93x); from 2^18 values it is 1.6-2.9x faster than Keras' ops (`python benchmarks/tf_batchnorm.py`,
-# benchmarks/results/tf_batchnorm.md). The width-0.1 MobileNetV1 has 36 of its 37 BatchNorms under 2^17 at batch 128.
+def _tf_small_batch_norm(layer, inputs):
+    """Batch norm from TF ops with a hand-written gradient: ~10 ops forward and ~12 backward (the textbook
+    ``dx = scale * (dy - mean(dy) - xhat * mean(dy * xhat))``, from the centred input) where autodiff of Keras'
+    moments + elementwise form takes ~30, among them two ``Tile``s per layer: 0.70-0.98x Keras' ops' time on all
+    44 shapes of benchmarks/tf_batchnorm.py. On small tensors TF's per-op cost is the step's cost: width-0.1 V1
+    TF ``train_on_batch`` (batch 128, median of 30) 35.7 / 36.7 / 36.4 / 53.1 -> 31.8 / 32.5 / 37.0 / 32.2 ms
+    against Keras' ops (commit 250351e, a git worktree) in four alternating pairs (one-off script)."""
+    import tensorflow as tf  # noqa: PLC0415
+
+    x = tf.convert_to_tensor(inputs)
+    gamma, beta = _tf_scale_offset(layer, x)
+    axes = [0, 1, 2]
+
+    @tf.custom_gradient
+    def batch_norm(x, gamma, beta):
+        mean = tf.reduce_mean(x, axes)
+        centred = x - mean
+        var = tf.reduce_mean(tf.square(centred), axes)
+        inv = tf.math.rsqrt(var + layer.epsilon)
+        scale = inv * gamma
+
+        def gradient(dy, *_):  # (the mean and variance outputs are stop_gradient-ed below: no cotangent)
+            n = tf.cast(tf.size(dy) // dy.shape[-1], dy.dtype)
+            d_beta = tf.reduce_sum(dy, axes)
+            d_gamma = tf.reduce_sum(dy * centred, axes) * inv
+            a = scale * inv * d_gamma / -n
+            return dy * scale + (centred * a - scale * d_beta / n), d_gamma, d_beta
+
+        return (centred * scale + beta, mean, var), gradient
+
+    out, mean, var = batch_norm(x, gamma, beta)
+    return out, tf.stop_gradient(mean), tf.stop_gradient(var)
+
+
+# From this many values (N·H·W·C) TF's training BatchNorm is FusedBatchNormV3, below it _tf_small_batch_norm. One
+# training forward + backward (`python benchmarks/tf_batchnorm.py`, 44 shapes, benchmarks/results/tf_batchnorm.md):
+# up to 2^16 values the fused op takes 0.41-0.75 ms, the small-tensor ops 0.24-0.61 ms (0.50-0.97x the fused op's
+# time; Keras' ops 0.24-0.77 ms); from 2^18 values the fused op is 1.3-3.8x faster than the small-tensor ops. The
+# width-0.1 MobileNetV1 has 36 of its 37 BatchNorms under 2^17 at batch 128; the other write-up networks none at
+# their batch sizes.
 TF_FUSED_MIN_ELEMENTS = 2 ** 17
 # Batch size assumed when it is not static (fit on a tf.data stream batched without drop_remainder).
 ASSUMED_BATCH = 128
@@ -661,10 +708,9 @@ def _static_elements(shape):
     return n
 
 
-# backend -> (fused batch norm, also used in inference?, fewest elements to use it for); backends not listed use
-# Keras' ops. On TF inference stays Keras' so that SavedModel / TFLite / ONNX graphs are unchanged.
-FUSED_BATCH_NORM = {"torch": (_torch_batch_norm, True, 0),
-                    "tensorflow": (_tf_fused_batch_norm, False, TF_FUSED_MIN_ELEMENTS)}
+# backend -> (fused batch norm, also used in inference?); backends not listed use Keras' ops. On TF inference stays
+# Keras' so that SavedModel / TFLite / ONNX graphs are unchanged.
+FUSED_BATCH_NORM = {"torch": (_torch_batch_norm, True), "tensorflow": (_tf_batch_norm, False)}
 
 
 def depthwise_conv(x, kernel, strides=(1, 1), padding="valid"):

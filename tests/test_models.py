@@ -405,16 +405,15 @@ def test_symmetric_padding_equals_zero_padding_then_valid(shape, kernel, stride)
 
 
 @pytest.mark.parametrize("epsilon", [1e-3, 1e-5])  # Keras' default; PyTorch's (the write-ups' ports)
-@pytest.mark.parametrize("any_size", [True, False])  # the fused function for every size / only from its threshold
-def test_package_batchnorm_equals_keras_layer(epsilon, any_size, monkeypatch):
+@pytest.mark.parametrize("tf_min_fused", [0, 2 ** 62])  # TF training: FusedBatchNormV3 / the small-tensor ops
+def test_package_batchnorm_equals_keras_layer(epsilon, tf_min_fused, monkeypatch):
     """Training and inference outputs, the moving-statistics update and the gradients (input, gamma, beta) of the
-    package's BatchNormalization (torch: PyTorch's fused batch norm; TF: FusedBatchNormV3 in training) equal
-    keras.layers.BatchNormalization's on every backend."""
+    package's BatchNormalization (torch: PyTorch's fused batch norm; TF training: FusedBatchNormV3, or for small
+    tensors TF ops with a hand-written gradient) equal keras.layers.BatchNormalization's on every backend."""
     from keras_mobilenets import layers as kml  # noqa: PLC0415
     from keras_mobilenets.layers import BatchNormalization  # noqa: PLC0415
 
-    if any_size:  # this input (8·5·5·6 values) is under TF's threshold: force the fused function to test it
-        monkeypatch.setitem(kml.FUSED_BATCH_NORM, "tensorflow", kml.FUSED_BATCH_NORM["tensorflow"][:2] + (0,))
+    monkeypatch.setattr(kml, "TF_FUSED_MIN_ELEMENTS", tf_min_fused)
 
     x = np.random.default_rng(0).normal(3.0, 2.0, size=(8, 5, 5, 6)).astype("float32")
     kw = dict(momentum=0.9, epsilon=epsilon)
@@ -456,19 +455,23 @@ def test_package_batchnorm_equals_keras_layer(epsilon, any_size, monkeypatch):
     assert not np.allclose(states[0][1], weights[2])
 
 
-@pytest.mark.parametrize("shape", [(None, 16, 16, 32), (64, 16, 16, 32), (None, 2, 2, 51), (64, 4, 4, 26), (2048, 2, 2, 51)])
+@pytest.mark.parametrize("shape", [(None, 16, 16, 32), (64, 16, 16, 32), (None, 2, 2, 51), (64, 4, 4, 26),
+                                   (2048, 2, 2, 51)])
 def test_batchnorm_takes_the_fused_function_where_it_is_faster(shape, monkeypatch):
-    """Training-mode BatchNormalization calls the backend's fused function: always on torch, never on JAX, and on
-    TF only from 2^17 values (N·H·W·C; N = 128 when the batch size is not static), where FusedBatchNormV3 is faster
-    than Keras' ops (benchmarks/tf_batchnorm.py)."""
+    """Training-mode BatchNormalization: PyTorch's fused function on torch, Keras' ops on JAX, and on TF
+    FusedBatchNormV3 from 2^17 values (N·H·W·C; N = 128 when the batch size is not static), below that the
+    small-tensor ops (benchmarks/tf_batchnorm.py)."""
     from keras_mobilenets import layers as kml  # noqa: PLC0415
 
     calls = []
+
+    def spy(name, function):
+        return lambda *a: calls.append(name) or function(*a)
+
+    monkeypatch.setitem(kml.FUSED_BATCH_NORM, "torch", (spy("torch", kml._torch_batch_norm), True))
+    for name in ("_tf_fused_batch_norm", "_tf_small_batch_norm"):
+        monkeypatch.setattr(kml, name, spy(name, getattr(kml, name)))
     backend = keras.backend.backend()
-    if backend in kml.FUSED_BATCH_NORM:
-        function, in_inference, min_elements = kml.FUSED_BATCH_NORM[backend]
-        monkeypatch.setitem(kml.FUSED_BATCH_NORM, backend,
-                            (lambda *a: calls.append(1) or function(*a), in_inference, min_elements))
     layer = kml.BatchNormalization()
     x = np.ones((shape[0] or 4,) + shape[1:], "float32")
     if backend == "tensorflow" and shape[0] is None:  # traced with an unknown batch size, as fit traces a stream
@@ -477,8 +480,10 @@ def test_batchnorm_takes_the_fused_function_where_it_is_faster(shape, monkeypatc
         tf.function(lambda t: layer(t, training=True), input_signature=[tf.TensorSpec(shape)])(x)
     else:
         layer(x, training=True)
-    n = (shape[0] or 128) * shape[1] * shape[2] * shape[3]
-    assert bool(calls) == {"torch": True, "jax": False, "tensorflow": n >= 2 ** 17}[backend], (shape, calls)
+    big = (shape[0] or 128) * shape[1] * shape[2] * shape[3] >= 2 ** 17
+    expected = {"torch": ["torch"], "jax": [],
+                "tensorflow": ["_tf_fused_batch_norm" if big else "_tf_small_batch_norm"]}[backend]
+    assert sorted(set(calls)) == expected, (shape, calls)  # (a trace may call it more than once)
 
 
 def test_hard_activations_equal_their_formulas():
