@@ -569,8 +569,8 @@ class BatchNormalization(keras.layers.BatchNormalization):
     """``keras.layers.BatchNormalization`` (same arguments, weights, outputs and moving-statistics update) that
     uses the backend's fused batch norm on a 4-D channels-last float32 input: PyTorch's (training and inference)
     on torch; in training on TF, ``FusedBatchNormV3`` from 2^17 values and TF ops with a hand-written gradient below
-    (inference keeps Keras' ops, so exported graphs are unchanged). Keras computes it from ~10 elementwise ops and two reductions, each a pass over the tensor,
-    forward and backward."""
+    (inference keeps Keras' ops, so exported graphs are unchanged). Keras computes it from ~10 elementwise ops and
+    two reductions, each a pass over the tensor, forward and backward."""
 
     def _fused(self, inputs, mask, train):
         """The active backend's fused function for this call, or None for Keras' own computation."""
