@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import math
 
 import keras
 from keras import ops
@@ -702,10 +703,9 @@ ASSUMED_BATCH = 128
 
 
 def _static_elements(shape):
-    n = 1
-    for i, d in enumerate(shape):
-        n *= d if d is not None else (ASSUMED_BATCH if i == 0 else 1)
-    return n
+    """N·H·W·C of a (possibly partly unknown) shape: an unknown batch counts as ASSUMED_BATCH, other unknowns as 1."""
+    batch = ASSUMED_BATCH if shape[0] is None else shape[0]
+    return batch * math.prod(1 if d is None else d for d in shape[1:])
 
 
 # backend -> (fused batch norm, also used in inference?); backends not listed use Keras' ops. On TF inference stays
