@@ -299,10 +299,11 @@ CUSTOM_OBJECTS = {
                                                  WholeMapAveragePooling2D)
 }
 
-# Backends on which a depthwise convolution runs as a sum of shifted, per-channel-scaled slices instead of the
-# framework's grouped convolution. On XLA:CPU (JAX) ``feature_group_count = C`` convolutions, and above all their
-# gradients, take 7-12x longer than the shift-and-add form (benchmarks/depthwise.py); TF and torch have tuned
-# depthwise kernels and keep them.
+# Backends on which a depthwise convolution runs through the native kernels (keras_mobilenets.native: float32,
+# depth multiplier 1) or, where those do not apply or could not be built, as a sum of shifted, per-channel-scaled
+# slices, instead of the framework's grouped convolution. On XLA:CPU (JAX) ``feature_group_count = C`` convolutions,
+# and above all their gradients, take 4-11x longer than the shift-and-add form, which takes 2.3-3.7x longer than the
+# native kernels (benchmarks/depthwise.py); TF and torch have tuned depthwise kernels and keep them.
 SHIFT_ADD_BACKENDS = ("jax",)
 
 
@@ -395,6 +396,43 @@ def _jitted_shift_add():
         x, kernel = residuals
         _, kernel_vjp = jax.vjp(lambda k: shift_add_depthwise(x, k, strides, padding), kernel)
         return _shift_add_input_grad(g, kernel, x.shape, strides, padding), kernel_vjp(g)[0]
+
+    depthwise.defvjp(forward, backward)
+    return jax.jit(depthwise, static_argnums=(2, 3))
+
+
+def _native_applies(x, kernel) -> bool:
+    """The native kernels take float32 data with depth multiplier 1 (GroupConv2D's multiplier > 1 and mixed
+    precision keep shift-and-add), and only when they are on and built (``keras_mobilenets.native``)."""
+    from keras_mobilenets import native  # noqa: PLC0415
+
+    return (kernel.shape[3] == 1 and str(x.dtype) == "float32" and str(kernel.dtype) == "float32"
+            and native.depthwise_available())
+
+
+@functools.cache
+def _jitted_native_depthwise():
+    """Depthwise convolution through the native XLA FFI kernels (forward; input and kernel gradient in one
+    backward call), with the same padding rules as :func:`shift_add_depthwise`."""
+    import jax
+
+    from keras_mobilenets import native  # noqa: PLC0415
+
+    def geometry(shape, kernel_shape, strides, padding):
+        ho, wo, pad_h, pad_w = _output_geometry(shape[1], shape[2], *kernel_shape[:2], strides, padding)
+        return (ho, wo), (pad_h[0], pad_w[0])
+
+    @functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3))
+    def depthwise(x, kernel, strides, padding):
+        out_hw, pads = geometry(x.shape, kernel.shape, strides, padding)
+        return native.depthwise_forward(x, kernel, out_hw, strides, pads)
+
+    def forward(x, kernel, strides, padding):
+        return depthwise(x, kernel, strides, padding), (x, kernel)
+
+    def backward(strides, padding, residuals, g):
+        x, kernel = residuals
+        return native.depthwise_backward(x, kernel, g, strides, geometry(x.shape, kernel.shape, strides, padding)[1])
 
     depthwise.defvjp(forward, backward)
     return jax.jit(depthwise, static_argnums=(2, 3))
@@ -717,7 +755,10 @@ def depthwise_conv(x, kernel, strides=(1, 1), padding="valid"):
     """``ops.depthwise_conv`` (channels_last), computed the fastest way for the active backend."""
     strides = (strides, strides) if isinstance(strides, int) else tuple(strides)
     if keras.backend.backend() in SHIFT_ADD_BACKENDS and x.shape[1] is not None and x.shape[2] is not None:
-        return _jitted_shift_add()(x, ops.convert_to_tensor(kernel), strides, padding)
+        kernel = ops.convert_to_tensor(kernel)
+        if _native_applies(x, kernel):
+            return _jitted_native_depthwise()(x, kernel, strides, padding)
+        return _jitted_shift_add()(x, kernel, strides, padding)
     if keras.backend.backend() == "torch":
         k = _torch_tensor(kernel)
         return _torch_conv2d(x, k.reshape(k.shape[0], k.shape[1], 1, k.shape[2] * k.shape[3]), strides, padding)

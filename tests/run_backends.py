@@ -37,7 +37,8 @@ SHARDS = {
     "variants": ["tests/test_variants.py"],
     "export": ["tests/test_export.py", "tests/test_recipes.py", "tests/test_saved_models.py", "tests/test_data.py",
                "tests/test_schedules.py"],
-    "models": ["tests/test_models.py", "tests/test_training.py", "tests/test_torch_reference.py"],
+    "models": ["tests/test_models.py", "tests/test_training.py", "tests/test_torch_reference.py",
+               "tests/test_native.py"],
 }
 
 

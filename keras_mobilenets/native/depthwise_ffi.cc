@@ -1,0 +1,237 @@
+// Depthwise 2-D convolution (NHWC, float32, depth multiplier 1, no dilation) for XLA:CPU via the XLA FFI.
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "xla/ffi/api/ffi.h"
+
+namespace ffi = xla::ffi;
+
+namespace {
+
+struct Geometry {
+  int64_t n, h, w, c, kh, kw, ho, wo, sh, sw, pt, pl;
+};
+
+// Runs work(participant, item) for every item in [0, items) on the caller and on up to participants - 1 pool
+// threads. The caller claims items itself until none is left, so it never waits for a task that has not started
+// (no deadlock when every pool thread is busy): it waits only for items other threads are running. A task that
+// starts after all items were claimed does nothing; the state it reads is shared-owned.
+template <typename Work>
+void ParallelFor(ffi::ThreadPool& pool, int64_t items, int64_t participants, const Work& work) {
+  struct State {
+    std::atomic<int64_t> next{0}, done{0}, slot{1};
+    std::mutex mu;
+    std::condition_variable cv;
+  };
+  auto state = std::make_shared<State>();
+  const Work* body = &work;
+  auto run = [state, items, body](int64_t participant) {
+    int64_t finished = 0;
+    for (int64_t item; (item = state->next.fetch_add(1)) < items; ++finished) (*body)(participant, item);
+    if (finished && state->done.fetch_add(finished) + finished == items) {
+      std::lock_guard<std::mutex> lock(state->mu);
+      state->cv.notify_all();
+    }
+  };
+  for (int64_t t = 1; t < participants; ++t) {
+    pool.Schedule([state, run]() {
+      run(state->slot.fetch_add(1));
+    });
+  }
+  run(0);
+  std::unique_lock<std::mutex> lock(state->mu);
+  state->cv.wait(lock, [&] { return state->done.load() == items; });
+}
+
+int64_t Participants(ffi::ThreadPool& pool, int64_t items) {
+  return std::max<int64_t>(1, std::min<int64_t>(pool.num_threads(), items));
+}
+
+constexpr int64_t kBlock = 16;  // channels per register block (two AVX2 / one AVX-512 vector)
+
+// Valid taps [lo, hi) of a kernel axis for output position o: 0 <= o*s + t - p < n.
+inline void TapRange(int64_t o, int64_t s, int64_t p, int64_t k, int64_t n, int64_t& lo, int64_t& hi) {
+  const int64_t first = o * s - p;
+  lo = std::max<int64_t>(0, -first);
+  hi = std::min<int64_t>(k, n - first);
+}
+
+// out[c] = sum over `count` taps of a[t][c] * b[t][c] for c in [c0, c0 + width), summed in registers.
+template <int64_t W>
+inline void DotBlock(const float* const* a, const float* const* b, int64_t count, int64_t c0, float* out) {
+  float acc[W] = {};
+  for (int64_t t = 0; t < count; ++t) {
+    const float* __restrict ap = a[t] + c0;
+    const float* __restrict bp = b[t] + c0;
+    for (int64_t q = 0; q < W; ++q) acc[q] += ap[q] * bp[q];
+  }
+  for (int64_t q = 0; q < W; ++q) out[c0 + q] = acc[q];
+}
+
+inline void DotTail(const float* const* a, const float* const* b, int64_t count, int64_t c0, int64_t c1,
+                    float* out) {
+  for (int64_t c = c0; c < c1; ++c) {
+    float acc = 0.f;
+    for (int64_t t = 0; t < count; ++t) acc += a[t][c] * b[t][c];
+    out[c] = acc;
+  }
+}
+
+// out[0:C] = sum_t a[t][0:C] * b[t][0:C]
+inline void Dot(const float* const* a, const float* const* b, int64_t count, int64_t C, float* out) {
+  int64_t c0 = 0;
+  for (; c0 + kBlock <= C; c0 += kBlock) DotBlock<kBlock>(a, b, count, c0, out);
+  if (c0 + 8 <= C) DotBlock<8>(a, b, count, c0, out), c0 += 8;
+  DotTail(a, b, count, c0, C, out);
+}
+
+// y[n, oh, ow, :] = sum_ij x[n, oh*sh + i - pt, ow*sw + j - pl, :] * k[i, j, :]  (zeros outside x)
+void ForwardRow(const Geometry& g, const float* x, const float* k, float* y, int64_t n, int64_t oh,
+                std::vector<const float*>& a, std::vector<const float*>& b) {
+  const int64_t C = g.c;
+  int64_t ilo, ihi, jlo, jhi;
+  TapRange(oh, g.sh, g.pt, g.kh, g.h, ilo, ihi);
+  for (int64_t ow = 0; ow < g.wo; ++ow) {
+    TapRange(ow, g.sw, g.pl, g.kw, g.w, jlo, jhi);
+    int64_t count = 0;
+    for (int64_t i = ilo; i < ihi; ++i)
+      for (int64_t j = jlo; j < jhi; ++j, ++count) {
+        a[count] = x + ((n * g.h + oh * g.sh + i - g.pt) * g.w + ow * g.sw + j - g.pl) * C;
+        b[count] = k + (i * g.kw + j) * C;
+      }
+    Dot(a.data(), b.data(), count, C, y + ((n * g.ho + oh) * g.wo + ow) * C);
+  }
+}
+
+// dx[n, h, w, :] = sum over taps (i, j) with h = oh*sh + i - pt, w = ow*sw + j - pl of dy[n, oh, ow, :] * k[i, j, :]
+void InputGradRow(const Geometry& g, const float* dy, const float* k, float* dx, int64_t n, int64_t h,
+                  std::vector<const float*>& a, std::vector<const float*>& b) {
+  const int64_t C = g.c;
+  for (int64_t w = 0; w < g.w; ++w) {
+    int64_t count = 0;
+    for (int64_t i = 0; i < g.kh; ++i) {
+      const int64_t t = h + g.pt - i;
+      if (t < 0 || t % g.sh || t / g.sh >= g.ho) continue;
+      for (int64_t j = 0; j < g.kw; ++j) {
+        const int64_t u = w + g.pl - j;
+        if (u < 0 || u % g.sw || u / g.sw >= g.wo) continue;
+        a[count] = dy + ((n * g.ho + t / g.sh) * g.wo + u / g.sw) * C;
+        b[count++] = k + (i * g.kw + j) * C;
+      }
+    }
+    Dot(a.data(), b.data(), count, C, dx + ((n * g.h + h) * g.w + w) * C);
+  }
+}
+
+// acc[i, j, :] += sum_ow x[n, oh*sh + i - pt, ow*sw + j - pl, :] * dy[n, oh, ow, :] for one output row: each tap's
+// sum over the row in float registers, then added to the participant's double accumulator.
+void KernelGradRow(const Geometry& g, const float* x, const float* dy, float* row, double* acc, int64_t n,
+                   int64_t oh, std::vector<const float*>& a, std::vector<const float*>& b) {
+  const int64_t C = g.c;
+  const float* grow = dy + (n * g.ho + oh) * g.wo * C;
+  int64_t ilo, ihi;
+  TapRange(oh, g.sh, g.pt, g.kh, g.h, ilo, ihi);
+  for (int64_t i = ilo; i < ihi; ++i) {
+    const float* xrow = x + (n * g.h + oh * g.sh + i - g.pt) * g.w * C;
+    for (int64_t j = 0; j < g.kw; ++j) {
+      int64_t count = 0;
+      for (int64_t ow = 0; ow < g.wo; ++ow) {
+        const int64_t iw = ow * g.sw + j - g.pl;
+        if (iw < 0 || iw >= g.w) continue;
+        a[count] = xrow + iw * C;
+        b[count++] = grow + ow * C;
+      }
+      Dot(a.data(), b.data(), count, C, row);
+      double* out = acc + (i * g.kw + j) * C;
+      for (int64_t c = 0; c < C; ++c) out[c] += row[c];
+    }
+  }
+}
+
+Geometry MakeGeometry(ffi::Buffer<ffi::F32>& x, ffi::Buffer<ffi::F32>& k, int64_t ho, int64_t wo, int64_t sh,
+                      int64_t sw, int64_t pt, int64_t pl) {
+  auto xd = x.dimensions();
+  auto kd = k.dimensions();
+  return Geometry{xd[0], xd[1], xd[2], xd[3], kd[0], kd[1], ho, wo, sh, sw, pt, pl};
+}
+
+ffi::Error Forward(ffi::ThreadPool pool, ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32> k,
+                   ffi::ResultBuffer<ffi::F32> y, int64_t sh, int64_t sw, int64_t pt, int64_t pl) {
+  auto yd = y->dimensions();
+  const Geometry g = MakeGeometry(x, k, yd[1], yd[2], sh, sw, pt, pl);
+  const float* xp = x.typed_data();
+  const float* kp = k.typed_data();
+  float* yp = y->typed_data();
+  const int64_t items = g.n * g.ho;
+  const int64_t participants = Participants(pool, items), taps = g.kh * g.kw;
+  std::vector<std::vector<const float*>> a(participants, std::vector<const float*>(taps)), b = a;
+  ParallelFor(pool, items, participants,
+              [&](int64_t p, int64_t item) { ForwardRow(g, xp, kp, yp, item / g.ho, item % g.ho, a[p], b[p]); });
+  return ffi::Error::Success();
+}
+
+// One pass: items [0, n*h) are input-gradient rows, items [n*h, n*h + n*ho) kernel-gradient rows.
+ffi::Error Backward(ffi::ThreadPool pool, ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32> k,
+                    ffi::Buffer<ffi::F32> dy, ffi::ResultBuffer<ffi::F32> dx, ffi::ResultBuffer<ffi::F32> dk,
+                    int64_t sh, int64_t sw, int64_t pt, int64_t pl) {
+  auto gd = dy.dimensions();
+  const Geometry g = MakeGeometry(x, k, gd[1], gd[2], sh, sw, pt, pl);
+  const float* xp = x.typed_data();
+  const float* kp = k.typed_data();
+  const float* gp = dy.typed_data();
+  float* dxp = dx->typed_data();
+  const int64_t tapc = g.kh * g.kw * g.c, input_rows = g.n * g.h, items = input_rows + g.n * g.ho;
+  const int64_t participants = Participants(pool, items);
+  std::vector<double> acc(participants * tapc, 0.0);
+  std::vector<float> rows(participants * g.c);
+  const int64_t scratch = std::max(g.kh * g.kw, g.wo);
+  std::vector<std::vector<const float*>> a(participants, std::vector<const float*>(scratch)), b = a;
+  ParallelFor(pool, items, participants, [&](int64_t p, int64_t item) {
+    if (item < input_rows) {
+      InputGradRow(g, gp, kp, dxp, item / g.h, item % g.h, a[p], b[p]);
+    } else {
+      item -= input_rows;
+      KernelGradRow(g, xp, gp, rows.data() + p * g.c, acc.data() + p * tapc, item / g.ho, item % g.ho, a[p],
+                    b[p]);
+    }
+  });
+  float* dkp = dk->typed_data();
+  for (int64_t t = 0; t < tapc; ++t) {
+    double s = 0.0;
+    for (int64_t p = 0; p < participants; ++p) s += acc[p * tapc + t];
+    dkp[t] = static_cast<float>(s);
+  }
+  return ffi::Error::Success();
+}
+
+}  // namespace
+
+XLA_FFI_DEFINE_HANDLER_SYMBOL(KmDepthwiseForward, Forward,
+                              ffi::Ffi::Bind()
+                                  .Ctx<ffi::ThreadPool>()
+                                  .Arg<ffi::Buffer<ffi::F32>>()
+                                  .Arg<ffi::Buffer<ffi::F32>>()
+                                  .Ret<ffi::Buffer<ffi::F32>>()
+                                  .Attr<int64_t>("sh")
+                                  .Attr<int64_t>("sw")
+                                  .Attr<int64_t>("pt")
+                                  .Attr<int64_t>("pl"));
+
+XLA_FFI_DEFINE_HANDLER_SYMBOL(KmDepthwiseBackward, Backward,
+                              ffi::Ffi::Bind()
+                                  .Ctx<ffi::ThreadPool>()
+                                  .Arg<ffi::Buffer<ffi::F32>>()
+                                  .Arg<ffi::Buffer<ffi::F32>>()
+                                  .Arg<ffi::Buffer<ffi::F32>>()
+                                  .Ret<ffi::Buffer<ffi::F32>>()
+                                  .Ret<ffi::Buffer<ffi::F32>>()
+                                  .Attr<int64_t>("sh")
+                                  .Attr<int64_t>("sw")
+                                  .Attr<int64_t>("pt")
+                                  .Attr<int64_t>("pl"));
