@@ -764,6 +764,16 @@ def depthwise_conv(x, kernel, strides=(1, 1), padding="valid"):
         return _torch_conv2d(x, k.reshape(k.shape[0], k.shape[1], 1, k.shape[2] * k.shape[3]), strides, padding)
     if padding == "symmetric":
         x, padding = _symmetric_pad(x, kernel.shape[:2]), "valid"
+    if strides[0] != strides[1] and x.shape[1] is not None and x.shape[2] is not None:
+        # TensorFlow's depthwise kernel without oneDNN (TF's default on CPUs without AVX-512 VNNI / AMX) refuses
+        # unequal strides ("Current implementation only supports equal length strides"); Keras' own layer fails
+        # there too. Pad as the strided convolution would, convolve with stride 1 and keep every s-th row / column.
+        _, _, pad_h, pad_w = _output_geometry(x.shape[1], x.shape[2], kernel.shape[0], kernel.shape[1], strides,
+                                              padding)
+        if pad_h != (0, 0) or pad_w != (0, 0):
+            x = ops.pad(x, [[0, 0], list(pad_h), list(pad_w), [0, 0]])
+        y = ops.depthwise_conv(x, kernel, strides=1, padding="valid")
+        return y[:, ::strides[0], ::strides[1], :]
     return ops.depthwise_conv(x, kernel, strides=strides, padding=padding)
 
 

@@ -338,6 +338,17 @@ def _grads(layer, x, variables, power=2, **call_kwargs):
     return [g.numpy() for g in tape.gradient(y, [xt] + [v.value for v in variables])]
 
 
+class _Subsample(keras.layers.Layer):
+    """Every `strides[0]`-th row and `strides[1]`-th column of an NHWC tensor."""
+
+    def __init__(self, strides, **kwargs):
+        super().__init__(**kwargs)
+        self.strides = tuple(strides)
+
+    def call(self, x):
+        return x[:, ::self.strides[0], ::self.strides[1], :]
+
+
 @pytest.mark.parametrize("shape,kwargs", CONV_CASES)
 def test_package_conv_and_depthwise_equal_keras_layers(shape, kwargs):
     """The package's Conv2D / DepthwiseConv2D (torch: one F.conv2d on a channels_last view; JAX: shift-and-add
@@ -347,10 +358,21 @@ def test_package_conv_and_depthwise_equal_keras_layers(shape, kwargs):
 
     x = np.random.default_rng(0).normal(size=shape).astype("float32")
     dw_kwargs = {k: v for k, v in kwargs.items() if k not in ("filters", "groups")}
+    strides = kwargs.get("strides", 1)
+    strides = (strides, strides) if isinstance(strides, int) else strides
+    if strides[0] != strides[1]:
+        # Keras' DepthwiseConv2D refuses unequal strides on TensorFlow without oneDNN (CPUs without AVX-512 VNNI);
+        # the reference there is Keras' stride-1 layer on the same valid window, every s-th row / column kept
+        assert dw_kwargs["padding"] == "valid"
+        reference = keras.Sequential([keras.layers.DepthwiseConv2D(
+            depth_multiplier=2, **{**dw_kwargs, "strides": 1}), _Subsample(strides)])
+        reference.build(shape)
+        reference.kernel = reference.layers[0].kernel
+    else:
+        reference = keras.layers.DepthwiseConv2D(depth_multiplier=2, **dw_kwargs)
     for ours, theirs in [(Conv2D(**kwargs), keras.layers.Conv2D(**kwargs)),
-                         (DepthwiseConv2D(depth_multiplier=2, **dw_kwargs),
-                          keras.layers.DepthwiseConv2D(depth_multiplier=2, **dw_kwargs))]:
-        ours.build(shape), theirs.build(shape)
+                         (DepthwiseConv2D(depth_multiplier=2, **dw_kwargs), reference)]:
+        ours.build(shape), theirs.built or theirs.build(shape)
         theirs.set_weights([np.random.default_rng(1).normal(size=w.shape).astype("float32") for w in ours.weights])
         ours.set_weights(theirs.get_weights())
         np.testing.assert_allclose(keras.ops.convert_to_numpy(ours(x)), keras.ops.convert_to_numpy(theirs(x)),
