@@ -6,10 +6,11 @@ For each backend (one subprocess each) and a few shapes taken from the write-up 
 time a compiled ``value_and_grad`` of ``sum(depthwise(x, k)^2)`` w.r.t. ``x`` and ``k`` — as Keras compiles it on
 that backend (``jax.jit``; ``tf.function`` without XLA; torch eager) — with ``keras.ops.depthwise_conv``, with
 :func:`keras_mobilenets.layers.shift_add_depthwise` (autodiff gradient) and, on JAX, with the package's
-:func:`keras_mobilenets.layers.depthwise_conv` (shift-and-add with the hand-written input gradient of its custom
-VJP; on the other backends it is ``keras.ops.depthwise_conv``). Median of ``--runs`` after one warm-up call.
-The package uses shift-and-add on the backends listed in ``keras_mobilenets.layers.SHIFT_ADD_BACKENDS``; this
-script is the evidence for that list. Writes ``benchmarks/results/depthwise.{json,md}``.
+:func:`keras_mobilenets.layers.depthwise_conv` (the native XLA FFI kernels of ``keras_mobilenets.native``; on
+the other backends it is ``keras.ops.depthwise_conv``) and with the package's shift-and-add fallback (the
+hand-written input gradient of its custom VJP, used where the native kernels do not apply). Median of ``--runs``
+after one warm-up call. The package replaces the framework's kernel on the backends listed in
+``keras_mobilenets.layers.SHIFT_ADD_BACKENDS``; this script is the evidence for that list. Writes ``benchmarks/results/depthwise.{json,md}``.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ def worker(runs: int) -> list[dict]:
     import keras
     import numpy as np
 
-    from keras_mobilenets.layers import depthwise_conv, shift_add_depthwise
+    from keras_mobilenets.layers import _jitted_shift_add, depthwise_conv, shift_add_depthwise
 
     b = keras.backend.backend()
     rows = []
@@ -47,6 +48,7 @@ def worker(runs: int) -> list[dict]:
         variants = [("keras", lambda x, k: keras.ops.depthwise_conv(x, k, strides=stride, padding="same")),
                     ("shift_add", lambda x, k: shift_add_depthwise(x, k, (stride, stride), "same"))]
         if b == "jax":
+            variants.append(("shift_add_vjp", lambda x, k: _jitted_shift_add()(x, k, (stride, stride), "same")))
             variants.append(("package", lambda x, k: depthwise_conv(x, k, (stride, stride), "same")))
         for name, f in variants:
             step = _value_and_grad(b, f)
@@ -99,14 +101,18 @@ def write_results(meta: dict, rows: list[dict]) -> None:
     lines = [f"# Depthwise conv forward+backward: Keras kernel vs shift-and-add\n",
              f"`python benchmarks/depthwise.py --runs {meta['runs']}` on {meta['date']}, {meta['platform']}, "
              f"{meta['cpus']} CPUs, load {tuple(round(v, 2) for v in meta['load'])}. Median ms per call.\n",
-             "`package` = the package's `depthwise_conv` on JAX: shift-and-add with a custom-VJP input gradient "
-             "(on the other backends it is the Keras kernel).\n",
-             "| backend | input (NHWC) | kernel | stride | keras ms | shift-add ms | keras / shift-add | package ms |",
-             "|---|---|---|---|---|---|---|---|"]
+             "`package` = the package's `depthwise_conv` on JAX: the native XLA FFI kernels (on the other backends "
+             "it is the Keras kernel); `shift-add VJP` = its fallback, shift-and-add with a custom-VJP input "
+             "gradient.\n",
+             "| backend | input (NHWC) | kernel | stride | keras ms | shift-add ms | keras / shift-add "
+             "| shift-add VJP ms | package ms | shift-add VJP / package |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        package = f"{r['package'] * 1e3:.1f}" if "package" in r else "-"
+        vjp, package = (f"{r[key] * 1e3:.1f}" if key in r else "-" for key in ("shift_add_vjp", "package"))
+        gain = f"{r['shift_add_vjp'] / r['package']:.2f}" if "package" in r else "-"
         lines.append(f"| {r['backend']} | {'x'.join(map(str, r['shape']))} | {r['kernel']} | {r['stride']} | "
-                     f"{r['keras'] * 1e3:.1f} | {r['shift_add'] * 1e3:.1f} | {r['speedup']:.2f} | {package} |")
+                     f"{r['keras'] * 1e3:.1f} | {r['shift_add'] * 1e3:.1f} | {r['speedup']:.2f} | {vjp} | {package} "
+                     f"| {gain} |")
     (RESULTS / "depthwise.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
