@@ -407,7 +407,7 @@ def _native_applies(x, kernel) -> bool:
     from keras_mobilenets import native  # noqa: PLC0415
 
     return (kernel.shape[3] == 1 and str(x.dtype) == "float32" and str(kernel.dtype) == "float32"
-            and native.depthwise_available())
+            and native.available())
 
 
 @functools.cache
@@ -608,8 +608,9 @@ class BatchNormalization(keras.layers.BatchNormalization):
     """``keras.layers.BatchNormalization`` (same arguments, weights, outputs and moving-statistics update) that
     uses the backend's fused batch norm on a 4-D channels-last float32 input: PyTorch's (training and inference)
     on torch; in training on TF, ``FusedBatchNormV3`` from 2^17 values and TF ops with a hand-written gradient below
-    (inference keeps Keras' ops, so exported graphs are unchanged). Keras computes it from ~10 elementwise ops and
-    two reductions, each a pass over the tensor, forward and backward."""
+    (inference keeps Keras' ops, so exported graphs are unchanged); in training on JAX, the native kernels of
+    ``keras_mobilenets.native`` when they are built. Keras computes it from ~10 elementwise ops and two
+    reductions, each a pass over the tensor, forward and backward."""
 
     def _fused(self, inputs, mask, train):
         """The active backend's fused function for this call, or None for Keras' own computation."""
@@ -624,7 +625,10 @@ class BatchNormalization(keras.layers.BatchNormalization):
         fused = self._fused(inputs, mask, train)
         if fused is None:
             return super().call(inputs, training=training, mask=mask)
-        out, mean, var = fused(self, inputs, train)
+        result = fused(self, inputs, train)
+        if result is None:
+            return super().call(inputs, training=training, mask=mask)
+        out, mean, var = result
         if train and mean is not None:  # (torch's fused function updates the moving statistics itself)
             m = self.momentum
             self.moving_mean.assign(self.moving_mean * m + mean * (1.0 - m))
@@ -746,9 +750,51 @@ def _static_elements(shape):
     return batch * math.prod(1 if d is None else d for d in shape[1:])
 
 
-# backend -> (fused batch norm, also used in inference?); backends not listed use Keras' ops. On TF inference stays
-# Keras' so that SavedModel / TFLite / ONNX graphs are unchanged.
-FUSED_BATCH_NORM = {"torch": (_torch_batch_norm, True), "tensorflow": (_tf_batch_norm, False)}
+@functools.cache
+def _jitted_native_batch_norm():
+    """Training batch norm through the native XLA FFI kernels: (output, mean, biased variance), the gradient of the
+    output from one backward call (the statistics leave :func:`_jax_batch_norm` stop_gradient-ed)."""
+    import jax
+
+    from keras_mobilenets import native  # noqa: PLC0415
+
+    @functools.partial(jax.custom_vjp, nondiff_argnums=(3,))
+    def batch_norm(x, gamma, beta, epsilon):
+        return native.batch_norm_forward(x, gamma, beta, epsilon)
+
+    def forward(x, gamma, beta, epsilon):
+        out, mean, var = native.batch_norm_forward(x, gamma, beta, epsilon)
+        return (out, mean, var), (x, gamma, mean, var)
+
+    def backward(epsilon, residuals, cotangents):
+        x, gamma, mean, var = residuals
+        return native.batch_norm_backward(x, gamma, mean, var, cotangents[0], epsilon)
+
+    batch_norm.defvjp(forward, backward)
+    return batch_norm
+
+
+def _jax_batch_norm(layer, inputs, train):
+    """JAX training BatchNorm: (output, batch mean, biased batch variance) from the native kernels, or None when
+    they are off or not built (`train` is always True: ``FUSED_BATCH_NORM`` leaves inference to Keras' ops)."""
+    from keras_mobilenets import native  # noqa: PLC0415
+
+    if not native.available():
+        return None
+    import jax
+
+    c = inputs.shape[-1]
+    gamma = layer.gamma.value if layer.scale else ops.ones((c,), inputs.dtype)
+    beta = layer.beta.value if layer.center else ops.zeros((c,), inputs.dtype)
+    out, mean, var = _jitted_native_batch_norm()(inputs, gamma, beta, float(layer.epsilon))
+    return out, jax.lax.stop_gradient(mean), jax.lax.stop_gradient(var)
+
+
+# backend -> (fused batch norm, also used in inference?); backends not listed use Keras' ops. On TF and JAX
+# inference stays Keras' (on TF so that SavedModel / TFLite / ONNX graphs are unchanged; on JAX XLA fuses the
+# inference form, a multiply-add per element, into its neighbours). A function returning None defers to Keras' ops.
+FUSED_BATCH_NORM = {"torch": (_torch_batch_norm, True), "tensorflow": (_tf_batch_norm, False),
+                    "jax": (_jax_batch_norm, False)}
 
 
 def depthwise_conv(x, kernel, strides=(1, 1), padding="valid"):

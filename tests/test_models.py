@@ -327,7 +327,7 @@ def _grads(layer, x, variables, power=2, **call_kwargs):
             y, _ = layer.stateless_call(values, non_trainable, xv, **call_kwargs)
             return (y ** power).sum()
 
-        grads = jax.grad(loss, argnums=tuple(range(len(variables) + 1)))(x, *[fixed[i] for i in index])
+        grads = jax.jit(jax.grad(loss, argnums=tuple(range(len(variables) + 1))))(x, *[fixed[i] for i in index])
         return [np.asarray(g) for g in grads]
     import tensorflow as tf  # noqa: PLC0415
 
@@ -431,7 +431,8 @@ def test_symmetric_padding_equals_zero_padding_then_valid(shape, kernel, stride)
 def test_package_batchnorm_equals_keras_layer(epsilon, tf_min_fused, monkeypatch):
     """Training and inference outputs, the moving-statistics update and the gradients (input, gamma, beta) of the
     package's BatchNormalization (torch: PyTorch's fused batch norm; TF training: FusedBatchNormV3, or for small
-    tensors TF ops with a hand-written gradient) equal keras.layers.BatchNormalization's on every backend."""
+    tensors TF ops with a hand-written gradient; JAX training: the native kernels) equal
+    keras.layers.BatchNormalization's on every backend."""
     from keras_mobilenets import layers as kml  # noqa: PLC0415
     from keras_mobilenets.layers import BatchNormalization  # noqa: PLC0415
 
@@ -480,7 +481,7 @@ def test_package_batchnorm_equals_keras_layer(epsilon, tf_min_fused, monkeypatch
 @pytest.mark.parametrize("shape", [(None, 16, 16, 32), (64, 16, 16, 32), (None, 2, 2, 51), (64, 4, 4, 26),
                                    (2048, 2, 2, 51)])
 def test_batchnorm_takes_the_fused_function_where_it_is_faster(shape, monkeypatch):
-    """Training-mode BatchNormalization: PyTorch's fused function on torch, Keras' ops on JAX, and on TF
+    """Training-mode BatchNormalization: PyTorch's fused function on torch, the native kernels on JAX, and on TF
     FusedBatchNormV3 from 2^17 values (N·H·W·C; N = 128 when the batch size is not static), below that the
     small-tensor ops (benchmarks/tf_batchnorm.py)."""
     from keras_mobilenets import layers as kml  # noqa: PLC0415
@@ -491,6 +492,7 @@ def test_batchnorm_takes_the_fused_function_where_it_is_faster(shape, monkeypatc
         return lambda *a: calls.append(name) or function(*a)
 
     monkeypatch.setitem(kml.FUSED_BATCH_NORM, "torch", (spy("torch", kml._torch_batch_norm), True))
+    monkeypatch.setitem(kml.FUSED_BATCH_NORM, "jax", (spy("jax", kml._jax_batch_norm), False))
     for name in ("_tf_fused_batch_norm", "_tf_small_batch_norm"):
         monkeypatch.setattr(kml, name, spy(name, getattr(kml, name)))
     backend = keras.backend.backend()
@@ -503,7 +505,7 @@ def test_batchnorm_takes_the_fused_function_where_it_is_faster(shape, monkeypatc
     else:
         layer(x, training=True)
     big = (shape[0] or 128) * shape[1] * shape[2] * shape[3] >= 2 ** 17
-    expected = {"torch": ["torch"], "jax": [],
+    expected = {"torch": ["torch"], "jax": ["jax"],
                 "tensorflow": ["_tf_fused_batch_norm" if big else "_tf_small_batch_norm"]}[backend]
     assert sorted(set(calls)) == expected, (shape, calls)  # (a trace may call it more than once)
 

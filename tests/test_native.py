@@ -1,5 +1,5 @@
-"""The native depthwise kernels (keras_mobilenets.native, XLA FFI): values and gradients against a NumPy reference,
-the JAX backend's dispatch to them, and the build's failure modes. The kernels are called through JAX directly,
+"""The native kernels (keras_mobilenets.native, XLA FFI: depthwise convolution, training batch norm): values and
+gradients against a NumPy reference, the JAX backend's dispatch to them, and the build's failure modes. The kernels are called through JAX directly,
 so every backend's run checks the compiled library; the dispatch check is the JAX backend's."""
 
 import os
@@ -52,7 +52,7 @@ def test_native_depthwise_equals_numpy_reference(shape, kernel, strides, padding
     VJP) equal a float64 NumPy reference to float32 rounding."""
     import jax
 
-    assert native.depthwise_available(), "the native kernels did not build here (see the RuntimeWarning)"
+    assert native.available(), "the native kernels did not build here (see the RuntimeWarning)"
     rng = np.random.default_rng(0)
     x = rng.normal(size=shape).astype("float32")
     k = rng.normal(size=(*kernel, shape[3], 1)).astype("float32")
@@ -112,11 +112,99 @@ def test_jax_backend_dispatches_depthwise_to_the_native_kernels(monkeypatch):
     assert native.BACKWARD_TARGET in grad_program
 
 
+# (shape, mean offset): 37 channels (a vector block and a tail); rows 1, 255, 257 and 2 * 256 + 3 around the
+# kernels' 256-row work items; a mean 100x the spread (the shifted sums keep the variance accurate there)
+BN_CASES = [((1, 1, 1, 37), 0.0), ((3, 5, 17, 37), 0.0), ((257, 1, 1, 8), 2.0), ((5, 11, 19, 13), 300.0),
+            ((2, 16, 16, 64), -1.0)]
+
+
+def _batch_norm_reference(x, gamma, beta, dy, epsilon):
+    """float64 training batch norm over the last axis and its gradients, written out from the definition."""
+    axes = tuple(range(x.ndim - 1))
+    n = x.size // x.shape[-1]
+    mean = x.mean(axes)
+    var = ((x - mean) ** 2).mean(axes)
+    inv = 1.0 / np.sqrt(var + epsilon)
+    xhat = (x - mean) * inv
+    d_beta = dy.sum(axes)
+    d_gamma = (dy * xhat).sum(axes)
+    dx = gamma * inv * (dy - d_beta / n - xhat * d_gamma / n)
+    return xhat * gamma + beta, mean, var, dx, d_gamma, d_beta
+
+
+@pytest.mark.parametrize("shape,offset", BN_CASES)
+def test_native_batch_norm_equals_numpy_reference(shape, offset):
+    """Output, batch mean and biased variance, and dL/dx, dL/dgamma, dL/dbeta of the compiled batch norm kernels
+    (under jit, through the package's custom VJP) equal a float64 NumPy reference to float32 rounding."""
+    import jax
+
+    assert native.available(), "the native kernels did not build here (see the RuntimeWarning)"
+    rng = np.random.default_rng(5)
+    x = (rng.normal(size=shape) * 0.5 + offset).astype("float32")
+    gamma, beta = (rng.normal(size=shape[-1]).astype("float32") for _ in range(2))
+    dy = rng.normal(size=shape).astype("float32")
+    epsilon = 1e-3
+    batch_norm = layers._jitted_native_batch_norm()
+    f = jax.jit(lambda a, g, b: batch_norm(a, g, b, epsilon))
+    ref = _batch_norm_reference(*(v.astype("float64") for v in (x, gamma, beta, dy)), epsilon)
+    for ours, theirs in zip(f(x, gamma, beta), ref[:3]):
+        np.testing.assert_allclose(np.asarray(ours), theirs, rtol=1e-5, atol=1e-4 if offset else 1e-5)
+    grad = jax.jit(jax.grad(lambda a, g, b: (batch_norm(a, g, b, epsilon)[0] * dy).sum(), (0, 1, 2)))
+    scale = [max(np.abs(r).max(), 1.0) for r in ref[3:]]  # (one row: dx is 0 up to float rounding)
+    for ours, theirs, s in zip(grad(x, gamma, beta), ref[3:], scale):
+        np.testing.assert_allclose(np.asarray(ours), theirs, rtol=0, atol=1e-4 * s)
+
+
+def test_native_batch_norm_on_an_empty_batch():
+    """Zero rows: an empty output, zero statistics and zero gamma / beta gradients (no division by zero)."""
+    import jax
+
+    batch_norm = layers._jitted_native_batch_norm()
+    x = np.zeros((0, 4, 4, 9), "float32")
+    gamma, beta = np.ones(9, "float32"), np.zeros(9, "float32")
+    (out, mean, var), vjp = jax.vjp(lambda a, g, b: batch_norm(a, g, b, 1e-3), x, gamma, beta)
+    dx, d_gamma, d_beta = vjp((np.zeros((0, 4, 4, 9), "float32"), np.zeros(9, "float32"), np.zeros(9, "float32")))
+    assert out.shape == dx.shape == (0, 4, 4, 9)
+    for v in (mean, var, d_gamma, d_beta):
+        np.testing.assert_array_equal(np.asarray(v), np.zeros(9))
+
+
+def test_jax_backend_dispatches_training_batch_norm_to_the_native_kernels(monkeypatch):
+    """On JAX the package's BatchNormalization runs the native kernels in training (forward and gradient) and
+    Keras' ops in inference, and Keras' ops in training too when the kernels are switched off; outputs equal."""
+    if keras.backend.backend() != "jax":
+        monkeypatch.setattr(native, "batch_norm_forward", None)  # never consulted off JAX: calling it would fail
+        layer = layers.BatchNormalization()
+        x = np.random.default_rng(6).normal(size=(4, 3, 3, 5)).astype("float32")
+        assert keras.ops.convert_to_numpy(layer(x, training=True)).shape == x.shape
+        return
+    import jax
+
+    layer = layers.BatchNormalization()
+    x = np.random.default_rng(6).normal(size=(4, 3, 3, 5)).astype("float32")
+    layer.build(x.shape)
+    variables = [v.value for v in layer.trainable_variables], [v.value for v in layer.non_trainable_variables]
+
+    def program(training, grad=False):
+        def f(t, nt, a):
+            return layer.stateless_call(t, nt, a, training=training)[0].sum()
+        return str(jax.make_jaxpr(jax.grad(f) if grad else f)(*variables, x))
+
+    assert native.BN_FORWARD_TARGET in program(True)
+    assert native.BN_BACKWARD_TARGET in program(True, grad=True)
+    assert native.BN_FORWARD_TARGET not in program(False)
+    with_native = keras.ops.convert_to_numpy(layer(x, training=True))
+    monkeypatch.setattr(native, "available", lambda: False)
+    assert native.BN_FORWARD_TARGET not in program(True)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(layer(x, training=True)), with_native, rtol=1e-5,
+                               atol=1e-5)
+
+
 def test_native_switch_and_build_errors(tmp_path, monkeypatch):
     """KERAS_MOBILENETS_NATIVE=0 turns the kernels off and a bad value names the variable; a missing compiler and a
     failing build raise NativeBuildError naming the command, and leave nothing half-written in the cache."""
     monkeypatch.setenv(native.ENV_SWITCH, "0")
-    assert native.enabled() is False and native.depthwise_available.__wrapped__() is False
+    assert native.enabled() is False and native.available.__wrapped__() is False
     monkeypatch.setenv(native.ENV_SWITCH, "maybe")
     with pytest.raises(ValueError, match="KERAS_MOBILENETS_NATIVE='maybe'"):
         native.enabled()

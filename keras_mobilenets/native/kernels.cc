@@ -1,5 +1,7 @@
-// Depthwise 2-D convolution (NHWC, float32, depth multiplier 1, no dilation) for XLA:CPU via the XLA FFI.
+// CPU kernels for XLA via the XLA FFI: depthwise 2-D convolution (NHWC, float32, depth multiplier 1, no dilation)
+// and training-mode batch normalisation over the last axis (float32), forward and backward.
 #include <algorithm>
+#include <cmath>
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
@@ -210,6 +212,119 @@ ffi::Error Backward(ffi::ThreadPool pool, ffi::Buffer<ffi::F32> x, ffi::Buffer<f
   return ffi::Error::Success();
 }
 
+// ------------------------------------------------------------------ training batch norm over (M, C) rows
+// x is (..., C) row-major: M = size / C rows. Work items are blocks of kRows rows; each participant sums into its
+// own double accumulators, reduced after the pass.
+constexpr int64_t kRows = 256;
+
+template <typename RowBlock>
+void ForRowBlocks(ffi::ThreadPool& pool, int64_t rows, int64_t participants, const RowBlock& block) {
+  const int64_t items = (rows + kRows - 1) / kRows;
+  ParallelFor(pool, items, participants, [&](int64_t p, int64_t item) {
+    block(p, item * kRows, std::min(rows, (item + 1) * kRows));
+  });
+}
+
+// Sums over rows of a[r, c] (and of a[r, c] * b[r, c] or a^2), per channel, in float per row block, then double.
+void ReduceBlock(const float* a, const float* b, const float* centre, int64_t r0, int64_t r1, int64_t C,
+                 double* sum_a, double* sum_ab, float* scratch) {
+  float* sa = scratch;
+  float* sab = scratch + C;
+  std::fill(scratch, scratch + 2 * C, 0.f);
+  for (int64_t r = r0; r < r1; ++r) {
+    const float* __restrict ap = a + r * C;
+    const float* __restrict bp = b ? b + r * C : nullptr;
+    if (bp) {
+      for (int64_t c = 0; c < C; ++c) sa[c] += ap[c], sab[c] += ap[c] * (bp[c] - centre[c]);
+    } else {
+      for (int64_t c = 0; c < C; ++c) {
+        const float d = ap[c] - centre[c];
+        sa[c] += d, sab[c] += d * d;
+      }
+    }
+  }
+  for (int64_t c = 0; c < C; ++c) sum_a[c] += sa[c], sum_ab[c] += sab[c];
+}
+
+// y = (x - mean) / sqrt(var + eps) * gamma + beta with the batch's mean and biased variance (also returned).
+// The sums are taken around the first row (a shift that keeps E[x^2] - E[x]^2 accurate when |mean| >> std).
+ffi::Error BatchNormForward(ffi::ThreadPool pool, ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32> gamma,
+                            ffi::Buffer<ffi::F32> beta, ffi::ResultBuffer<ffi::F32> y,
+                            ffi::ResultBuffer<ffi::F32> mean_out, ffi::ResultBuffer<ffi::F32> var_out,
+                            float epsilon) {
+  const int64_t C = gamma.element_count(), rows = C ? x.element_count() / C : 0;
+  const float* xp = x.typed_data();
+  std::vector<float> centre(C, 0.f);
+  if (rows) std::copy(xp, xp + C, centre.begin());
+  const int64_t participants = Participants(pool, (rows + kRows - 1) / kRows);
+  std::vector<double> sums(participants * 2 * C, 0.0);
+  std::vector<float> scratch(participants * 2 * C);
+  ForRowBlocks(pool, rows, participants, [&](int64_t p, int64_t r0, int64_t r1) {
+    ReduceBlock(xp, nullptr, centre.data(), r0, r1, C, &sums[p * 2 * C], &sums[p * 2 * C + C], &scratch[p * 2 * C]);
+  });
+  std::vector<float> scale(C), shift(C);
+  float* mp = mean_out->typed_data();
+  float* vp = var_out->typed_data();
+  for (int64_t c = 0; c < C; ++c) {
+    double s = 0.0, ss = 0.0;
+    for (int64_t p = 0; p < participants; ++p) s += sums[p * 2 * C + c], ss += sums[p * 2 * C + C + c];
+    const double m = rows ? s / rows : 0.0, v = rows ? std::max(0.0, ss / rows - m * m) : 0.0;
+    mp[c] = static_cast<float>(centre[c] + m);
+    vp[c] = static_cast<float>(v);
+    const double inv = 1.0 / std::sqrt(v + epsilon);
+    scale[c] = static_cast<float>(gamma.typed_data()[c] * inv);
+    shift[c] = static_cast<float>(beta.typed_data()[c] - (centre[c] + m) * gamma.typed_data()[c] * inv);
+  }
+  float* yp = y->typed_data();
+  ForRowBlocks(pool, rows, participants, [&](int64_t, int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const float* __restrict a = xp + r * C;
+      float* __restrict o = yp + r * C;
+      for (int64_t c = 0; c < C; ++c) o[c] = a[c] * scale[c] + shift[c];
+    }
+  });
+  return ffi::Error::Success();
+}
+
+// dbeta = sum dy, dgamma = sum dy * xhat, dx = gamma * invstd * (dy - dbeta / M - xhat * dgamma / M).
+ffi::Error BatchNormBackward(ffi::ThreadPool pool, ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32> gamma,
+                             ffi::Buffer<ffi::F32> mean, ffi::Buffer<ffi::F32> var, ffi::Buffer<ffi::F32> dy,
+                             ffi::ResultBuffer<ffi::F32> dx, ffi::ResultBuffer<ffi::F32> dgamma,
+                             ffi::ResultBuffer<ffi::F32> dbeta, float epsilon) {
+  const int64_t C = gamma.element_count(), rows = C ? x.element_count() / C : 0;
+  const float *xp = x.typed_data(), *gp = dy.typed_data(), *mp = mean.typed_data();
+  const int64_t participants = Participants(pool, (rows + kRows - 1) / kRows);
+  std::vector<double> sums(participants * 2 * C, 0.0);
+  std::vector<float> scratch(participants * 2 * C);
+  ForRowBlocks(pool, rows, participants, [&](int64_t p, int64_t r0, int64_t r1) {
+    ReduceBlock(gp, xp, mp, r0, r1, C, &sums[p * 2 * C], &sums[p * 2 * C + C], &scratch[p * 2 * C]);
+  });
+  std::vector<float> a(C), b(C), d(C);  // dx = a * dy + b * x + d
+  for (int64_t c = 0; c < C; ++c) {
+    double sdy = 0.0, sdyx = 0.0;
+    for (int64_t p = 0; p < participants; ++p) sdy += sums[p * 2 * C + c], sdyx += sums[p * 2 * C + C + c];
+    const double inv = 1.0 / std::sqrt(static_cast<double>(var.typed_data()[c]) + epsilon);
+    const double g = gamma.typed_data()[c];
+    dbeta->typed_data()[c] = static_cast<float>(sdy);
+    dgamma->typed_data()[c] = static_cast<float>(sdyx * inv);
+    // xhat = (x - mean) * inv;  dx = g*inv*dy - g*inv*sdy/M - g*inv^3*sdyx/M*(x - mean)
+    const double k = rows ? g * inv * inv * inv * sdyx / rows : 0.0;
+    a[c] = static_cast<float>(g * inv);
+    b[c] = static_cast<float>(-k);
+    d[c] = static_cast<float>((rows ? -g * inv * sdy / rows : 0.0) + k * mp[c]);
+  }
+  float* dxp = dx->typed_data();
+  ForRowBlocks(pool, rows, participants, [&](int64_t, int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const float* __restrict gr = gp + r * C;
+      const float* __restrict xr = xp + r * C;
+      float* __restrict o = dxp + r * C;
+      for (int64_t c = 0; c < C; ++c) o[c] = a[c] * gr[c] + b[c] * xr[c] + d[c];
+    }
+  });
+  return ffi::Error::Success();
+}
+
 }  // namespace
 
 XLA_FFI_DEFINE_HANDLER_SYMBOL(KmDepthwiseForward, Forward,
@@ -235,3 +350,27 @@ XLA_FFI_DEFINE_HANDLER_SYMBOL(KmDepthwiseBackward, Backward,
                                   .Attr<int64_t>("sw")
                                   .Attr<int64_t>("pt")
                                   .Attr<int64_t>("pl"));
+
+XLA_FFI_DEFINE_HANDLER_SYMBOL(KmBatchNormForward, BatchNormForward,
+                              ffi::Ffi::Bind()
+                                  .Ctx<ffi::ThreadPool>()
+                                  .Arg<ffi::Buffer<ffi::F32>>()
+                                  .Arg<ffi::Buffer<ffi::F32>>()
+                                  .Arg<ffi::Buffer<ffi::F32>>()
+                                  .Ret<ffi::Buffer<ffi::F32>>()
+                                  .Ret<ffi::Buffer<ffi::F32>>()
+                                  .Ret<ffi::Buffer<ffi::F32>>()
+                                  .Attr<float>("epsilon"));
+
+XLA_FFI_DEFINE_HANDLER_SYMBOL(KmBatchNormBackward, BatchNormBackward,
+                              ffi::Ffi::Bind()
+                                  .Ctx<ffi::ThreadPool>()
+                                  .Arg<ffi::Buffer<ffi::F32>>()
+                                  .Arg<ffi::Buffer<ffi::F32>>()
+                                  .Arg<ffi::Buffer<ffi::F32>>()
+                                  .Arg<ffi::Buffer<ffi::F32>>()
+                                  .Arg<ffi::Buffer<ffi::F32>>()
+                                  .Ret<ffi::Buffer<ffi::F32>>()
+                                  .Ret<ffi::Buffer<ffi::F32>>()
+                                  .Ret<ffi::Buffer<ffi::F32>>()
+                                  .Attr<float>("epsilon"));
