@@ -33,6 +33,7 @@ SHAPES = [(128, 32, 96, 3, 1), (128, 16, 384, 3, 1), (128, 32, 144, 3, 2), (32, 
 
 
 def worker(runs: int) -> list[dict]:
+    import keras_mobilenets  # noqa: F401  (first: the allocator and TensorFlow's oneDNN switch)
     import keras
     import numpy as np
 

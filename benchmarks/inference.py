@@ -80,9 +80,8 @@ def _model_kwargs(name):
 
 # ------------------------------------------------------------------------------ Keras, one backend per process
 def keras_worker(models, runs, warmup, threads):
+    import keras_mobilenets as km  # first: the allocator and TensorFlow's oneDNN switch
     import keras
-
-    import keras_mobilenets as km
     E = importlib.import_module("keras_mobilenets.export")
 
     b = keras.backend.backend()
@@ -129,9 +128,8 @@ def _run_keras_backend(backend, models, args) -> dict:
 
 # --------------------------------------------------------------------------------------------- exports
 def _export_and_time(name, args, workdir) -> tuple[dict, dict]:
+    import keras_mobilenets as km  # first: the allocator and TensorFlow's oneDNN switch
     import keras
-
-    import keras_mobilenets as km
     from keras_mobilenets.training import recalibrate_batchnorm
     E = importlib.import_module("keras_mobilenets.export")
 

@@ -58,10 +58,9 @@ def _recipe_configs():
 
 
 def measure(data: Path, seconds: float, warmup: int = 3) -> list[dict]:
-    import keras
-
     sys.path.insert(0, str(REPO))
-    import keras_mobilenets as km
+    import keras_mobilenets as km  # first: the allocator and TensorFlow's oneDNN switch
+    import keras
     from keras_mobilenets.data import keypoints as kp
     from keras_mobilenets.training import loop
 

@@ -176,10 +176,9 @@ def run_torch(name, variant, batch, steps, warmup):
 # ---------------------------------------------------------------------------------------------- keras side
 def keras_stepper(name, batch, jit_compile="auto"):
     """(step function returning the loss, result fields) for our Keras model on the active backend."""
-    import keras
-
     sys.path.insert(0, str(REPO))
-    import keras_mobilenets
+    import keras_mobilenets  # first: it sets the allocator and TensorFlow's oneDNN switch before the backend loads
+    import keras
 
     x, y = _batch(name, batch)
     keras.utils.set_random_seed(0)

@@ -17,3 +17,7 @@ os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")
 os.environ.setdefault("JAX_COMPILATION_CACHE_MAX_SIZE", str(4 * 2**30))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+# The package before any test module imports Keras / TensorFlow, as users are told to (it switches TensorFlow's
+# oneDNN kernels on before TensorFlow loads: keras_mobilenets/onednn.py); subprocesses inherit the setting.
+import keras_mobilenets  # noqa: E402,F401

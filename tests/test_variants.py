@@ -144,7 +144,7 @@ def _grads(f, *args):
     if b == "jax":
         import jax
 
-        return [np.asarray(g) for g in jax.grad(f, tuple(range(len(args))))(*args)]
+        return [np.asarray(g) for g in jax.jit(jax.grad(f, tuple(range(len(args)))))(*args)]
     if b == "tensorflow":
         import tensorflow as tf
 
