@@ -326,6 +326,14 @@ def _output_geometry(h, w, kh, kw, strides, padding):
     return (h - kh) // strides[0] + 1, (w - kw) // strides[1] + 1, (0, 0), (0, 0)
 
 
+def _pad_as_convolution(x, kh, kw, strides, padding):
+    """(``x`` zero-padded as a (kh, kw) convolution with these strides and Keras padding would pad it, Ho, Wo)."""
+    ho, wo, pad_h, pad_w = _output_geometry(x.shape[1], x.shape[2], kh, kw, strides, padding)
+    if any(pad_h) or any(pad_w):
+        x = ops.pad(x, [[0, 0], list(pad_h), list(pad_w), [0, 0]])
+    return x, ho, wo
+
+
 def shift_add_depthwise(x, kernel, strides=(1, 1), padding="valid"):
     """Depthwise convolution (NHWC, no dilation) as ``sum_ij x[shifted by (i, j)] * kernel[i, j]``.
 
@@ -334,9 +342,7 @@ def shift_add_depthwise(x, kernel, strides=(1, 1), padding="valid"):
     """
     kh, kw, c, m = kernel.shape
     sh, sw = strides
-    ho, wo, pad_h, pad_w = _output_geometry(x.shape[1], x.shape[2], kh, kw, strides, padding)
-    if any(pad_h) or any(pad_w):
-        x = ops.pad(x, [[0, 0], list(pad_h), list(pad_w), [0, 0]])
+    x, ho, wo = _pad_as_convolution(x, kh, kw, strides, padding)
     out = None
     for i in range(kh):
         for j in range(kw):
@@ -623,10 +629,8 @@ class BatchNormalization(keras.layers.BatchNormalization):
     def call(self, inputs, training=None, mask=None):
         train = bool(training and self.trainable)
         fused = self._fused(inputs, mask, train)
-        if fused is None:
-            return super().call(inputs, training=training, mask=mask)
-        result = fused(self, inputs, train)
-        if result is None:
+        result = None if fused is None else fused(self, inputs, train)
+        if result is None:  # (no fused function for this call, or it declined: JAX without the native kernels)
             return super().call(inputs, training=training, mask=mask)
         out, mean, var = result
         if train and mean is not None:  # (torch's fused function updates the moving statistics itself)
@@ -814,10 +818,7 @@ def depthwise_conv(x, kernel, strides=(1, 1), padding="valid"):
         # TensorFlow's depthwise kernel without oneDNN (TF's default on CPUs without AVX-512 VNNI / AMX) refuses
         # unequal strides ("Current implementation only supports equal length strides"); Keras' own layer fails
         # there too. Pad as the strided convolution would, convolve with stride 1 and keep every s-th row / column.
-        _, _, pad_h, pad_w = _output_geometry(x.shape[1], x.shape[2], kernel.shape[0], kernel.shape[1], strides,
-                                              padding)
-        if pad_h != (0, 0) or pad_w != (0, 0):
-            x = ops.pad(x, [[0, 0], list(pad_h), list(pad_w), [0, 0]])
+        x, _, _ = _pad_as_convolution(x, kernel.shape[0], kernel.shape[1], strides, padding)
         y = ops.depthwise_conv(x, kernel, strides=1, padding="valid")
         return y[:, ::strides[0], ::strides[1], :]
     return ops.depthwise_conv(x, kernel, strides=strides, padding=padding)
