@@ -384,11 +384,14 @@ def _activation_range(values: np.ndarray, calibration: str) -> tuple[float, floa
 def _int8_ranged(conv, representative: np.ndarray, notes: list, calibration: str) -> bytes:
     """Full-int8 TFLite bytes from `conv` (set up for int8) with "mse" or "percentile" activation ranges.
 
-    TFLite's own calibration step writes min / max ranges into a float model; this replaces each activation's
-    range (model input and output excepted) by the one :func:`_activation_range` picks from its values on the same
-    images, never wider than min / max, then runs TFLite's MLIR quantizer on it as ``TFLiteConverter.convert``
-    would. Uses TensorFlow-internal entry points (``_experimental_calibrate_only``, ``convert.mlir_quantize``) of
-    the pinned TensorFlow version; the exporter's check still runs on the result.
+    TFLite's own calibration step writes min / max ranges into a float model. It runs here on one image only, for
+    the model's form: one pass of our own over all the images then sets every range, the model input's and
+    output's to their min / max (what TFLite's calibrator would write) and each other activation's to the one
+    :func:`_activation_range` picks from its values, never wider than their min / max. TFLite's MLIR quantizer
+    then runs on it as ``TFLiteConverter.convert`` would. (TFLite's calibrator feeds images one at a time with
+    logging kernels: 22 s of a 66 s CustomMobileNet export on 2,000 images, against ~6 s for this pass in
+    batches.) Uses TensorFlow-internal entry points (``_experimental_calibrate_only``, ``convert.mlir_quantize``)
+    of the pinned TensorFlow version; the exporter's check still runs on the result.
     """
     import tensorflow as tf  # noqa: PLC0415
     from ai_edge_litert.interpreter import Interpreter  # noqa: PLC0415
@@ -396,13 +399,13 @@ def _int8_ranged(conv, representative: np.ndarray, notes: list, calibration: str
     from tensorflow.lite.tools import flatbuffer_utils  # noqa: PLC0415
 
     conv._experimental_calibrate_only = True  # noqa: SLF001
+    conv.representative_dataset = lambda: iter([[np.ascontiguousarray(representative[:1], dtype=np.float32)]])
     calibrated = bytes(conv.convert())
     model = flatbuffer_utils.convert_bytearray_to_object(bytearray(calibrated))
     graph = model.subgraphs[0]
     keep = set(int(i) for i in graph.inputs) | set(int(i) for i in graph.outputs)
-    ranged = [i for i, t in enumerate(graph.tensors)
-              if i not in keep and t.quantization is not None and t.quantization.min is not None
-              and len(t.quantization.min) == 1]
+    ranged = [i for i, t in enumerate(graph.tensors)  # the model input and output included: min / max
+              if t.quantization is not None and t.quantization.min is not None and len(t.quantization.min) == 1]
     with warnings.catch_warnings():  # "for debugging purposes only": reading every activation is the point here
         warnings.simplefilter("ignore", UserWarning)
         it = Interpreter(model_content=calibrated, experimental_preserve_all_tensors=True)
@@ -413,6 +416,7 @@ def _int8_ranged(conv, representative: np.ndarray, notes: list, calibration: str
     per_batch = max(256, _RANGE_SAMPLES // n_batches)
     rng = np.random.default_rng(0)
     values: dict[int, list] = {i: [] for i in ranged}
+    lows, highs = {i: np.inf for i in ranged}, {i: -np.inf for i in ranged}
     size = None
     for s in range(0, len(representative), batch):
         xb = np.ascontiguousarray(representative[s : s + batch], dtype=np.float32)
@@ -424,12 +428,14 @@ def _int8_ranged(conv, representative: np.ndarray, notes: list, calibration: str
         it.invoke()
         for i in ranged:
             a = it.get_tensor(i).ravel()
-            values[i].append(a if a.size <= per_batch else a[rng.integers(0, a.size, per_batch)])
+            lows[i], highs[i] = min(lows[i], float(a.min())), max(highs[i], float(a.max()))
+            if i not in keep:
+                values[i].append(a if a.size <= per_batch else a[rng.integers(0, a.size, per_batch)])
     for i in ranged:
         q = graph.tensors[i].quantization
-        lo, hi = _activation_range(np.concatenate(values[i]), calibration)
-        q.min = [max(min(float(lo), 0.0), float(q.min[0]))]
-        q.max = [min(max(float(hi), 0.0), float(q.max[0]))]
+        lo, hi = (lows[i], highs[i]) if i in keep else _activation_range(np.concatenate(values[i]), calibration)
+        q.min = [max(min(float(lo), 0.0), lows[i])]
+        q.max = [min(max(float(hi), 0.0), highs[i])]
     notes.append(f"int8 ranges ({_CALIBRATION_KIND[calibration]}) of {len(ranged)} activations on "
                  f"{len(representative)} calibration images")
     data = bytes(flatbuffer_utils.convert_object_to_bytearray(model))

@@ -353,6 +353,40 @@ def test_mse_calibration_ranges():
 
 
 @pytest.mark.skipif(backend() != "tensorflow", reason="TFLite files converted and inspected on TensorFlow: "
+                    "backend-independent, run in the TensorFlow session (the test sets E.PERCENTILE in-process)")
+def test_own_calibration_pass_reproduces_tflites_min_max(tmp_path, monkeypatch):
+    """The percentile / mse ranges come from one pass of our own over the calibration images (TFLite's calibrator
+    only sees the first image). At the 100th percentile, on a net small enough that no activation is subsampled,
+    that pass gives every tensor -- model input and output included -- TFLite's own min / max ranges over all
+    the images: the same scales and zero points as calibration="minmax"."""
+    from tensorflow.lite.tools import flatbuffer_utils  # noqa: PLC0415
+
+    keras.utils.set_random_seed(5)
+    inputs = keras.Input((6, 6, 3))
+    y = keras.layers.Conv2D(8, 3, activation="relu")(inputs)
+    y = keras.layers.DepthwiseConv2D(3, padding="same")(y)
+    model = keras.Model(inputs, keras.layers.Dense(10)(keras.layers.GlobalAveragePooling2D()(y)))
+    rng = np.random.default_rng(1)
+    rep = rng.uniform(0, 255, (40, 6, 6, 3)).astype("float32")
+    rep[17] *= 1.5  # the widest ranges come from an image after the first
+    kw = dict(representative_data=rep, verify_data=rep[:20], checks=RANDOM_MODEL_CHECKS)
+    E.export(model, tmp_path / "minmax.tflite", quantization="int8", calibration="minmax", **kw)
+    monkeypatch.setattr(E, "PERCENTILE", 100.0)
+    E.export(model, tmp_path / "own.tflite", quantization="int8", **kw)
+
+    def quant(f):
+        tensors = flatbuffer_utils.read_model(str(tmp_path / f)).subgraphs[0].tensors
+        return [(t.name, list(t.quantization.scale), list(t.quantization.zeroPoint)) for t in tensors
+                if t.quantization is not None and t.quantization.scale is not None]
+
+    ref, own = quant("minmax.tflite"), quant("own.tflite")
+    assert [n for n, _, _ in ref] == [n for n, _, _ in own] and len(ref) > 8
+    for (name, s_ref, z_ref), (_, s_own, z_own) in zip(ref, own):
+        np.testing.assert_allclose(s_own, s_ref, rtol=1e-5, err_msg=name)
+        assert z_own == z_ref, name
+
+
+@pytest.mark.skipif(backend() != "tensorflow", reason="TFLite files converted and inspected on TensorFlow: "
                     "backend-independent, run in the TensorFlow session")
 def test_xnnpack_ops_reports_the_ops_xnnpack_refuses(tmp_path):
     """A ReLU whose input also feeds an Add cannot fuse into the conv before it; XNNPACK runs a standalone int8
