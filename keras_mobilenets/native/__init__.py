@@ -14,12 +14,16 @@ Keras' ops (CustomMobileNet batch 500, MobileNetV3-Small batch 32, the blog Mobi
 steps in one process).
 
 The source ships with the package and is compiled with the C++ compiler ``$CXX`` (default ``g++``) against the
-XLA FFI headers that jaxlib ships, with ``-march=native``, into ``$KERAS_MOBILENETS_CACHE`` (default
+XLA FFI headers that jaxlib ships, with ``-march=native -mtune=generic``, into ``$KERAS_MOBILENETS_CACHE`` (default
 ``~/.cache/keras_mobilenets``) under a name that hashes the source, the flags and this CPU's feature flags, so a
 cache shared between different machines never loads a binary built for another CPU. It is written to a temporary
 file and renamed, so processes compiling at the same time never see half a library. If there is no compiler or
 the build fails, :func:`available` warns once and returns False and the package uses shift-and-add and Keras'
 batch norm ops (same numbers to float rounding, slower). ``KERAS_MOBILENETS_NATIVE=0`` turns the kernels off.
+``-mtune=generic`` because GCC 12's tuning for the CPU made the same code 5-7x slower on AVX-512 hosts: forward +
+backward of a 128x32x32x96 depthwise conv, 2 cores of an AVX-512 AMD EPYC (GCC detects znver3), took 68 + 158 ms
+with ``-march=native`` alone, 58 + 127 ms with ``-mtune=icelake-server`` and 10 + 26 ms with ``-mtune=generic``
+(``-march=x86-64-v3``: 9 + 28 ms).
 
 Limits: first-order gradients only (the backward kernels have no gradient of their own; ``jax.hessian`` through a
 depthwise or training batch norm layer needs ``KERAS_MOBILENETS_NATIVE=0``); ``vmap`` runs a kernel once per
@@ -42,7 +46,7 @@ from pathlib import Path
 ENV_SWITCH = "KERAS_MOBILENETS_NATIVE"
 ENV_CACHE = "KERAS_MOBILENETS_CACHE"
 SOURCE = Path(__file__).with_name("kernels.cc")
-FLAGS = ("-O3", "-march=native", "-std=c++17", "-fPIC", "-shared", "-w")
+FLAGS = ("-O3", "-march=native", "-mtune=generic", "-std=c++17", "-fPIC", "-shared", "-w")
 FORWARD_TARGET = "keras_mobilenets_depthwise_forward"
 BACKWARD_TARGET = "keras_mobilenets_depthwise_backward"
 BN_FORWARD_TARGET = "keras_mobilenets_batch_norm_forward"
