@@ -20,10 +20,11 @@ cache shared between different machines never loads a binary built for another C
 file and renamed, so processes compiling at the same time never see half a library. If there is no compiler or
 the build fails, :func:`available` warns once and returns False and the package uses shift-and-add and Keras'
 batch norm ops (same numbers to float rounding, slower). ``KERAS_MOBILENETS_NATIVE=0`` turns the kernels off.
-``-mtune=generic`` because GCC 12's tuning for the CPU made the same code 5-7x slower on AVX-512 hosts: forward +
-backward of a 128x32x32x96 depthwise conv, 2 cores of an AVX-512 AMD EPYC (GCC detects znver3), took 68 + 158 ms
-with ``-march=native`` alone, 58 + 127 ms with ``-mtune=icelake-server`` and 10 + 26 ms with ``-mtune=generic``
-(``-march=x86-64-v3``: 9 + 28 ms).
+``-mtune=generic`` and GCC vector types in the block sums, because GCC 12's cost model left the 16-channel sums
+as mostly scalar code when tuning for the CPU: forward + backward of a 128x32x32x96 depthwise conv on 2 cores of
+an AVX-512 AMD EPYC (GCC detects znver3) took 68 + 158 ms with ``-march=native`` and plain loops (58 + 127 ms
+tuned for ``icelake-server``), 10 + 26 ms with ``-mtune=generic``, 7 + 19 ms with the vector types under either
+tuning (``-march=x86-64-v3``, AVX2: 6 + 17 ms; ``x86-64-v2``: 9 + 25 ms).
 
 Limits: first-order gradients only (the backward kernels have no gradient of their own; ``jax.hessian`` through a
 depthwise or training batch norm layer needs ``KERAS_MOBILENETS_NATIVE=0``); ``vmap`` runs a kernel once per
