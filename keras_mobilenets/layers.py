@@ -632,12 +632,42 @@ class BatchNormalization(keras.layers.BatchNormalization):
         result = None if fused is None else fused(self, inputs, train)
         if result is None:  # (no fused function for this call, or it declined: JAX without the native kernels)
             return super().call(inputs, training=training, mask=mask)
+        return self._finish(result, train)
+
+    def _finish(self, result, train):
         out, mean, var = result
         if train and mean is not None:  # (torch's fused function updates the moving statistics itself)
             m = self.momentum
             self.moving_mean.assign(self.moving_mean * m + mean * (1.0 - m))
             self.moving_variance.assign(self.moving_variance * m + var * (1.0 - m))
         return out
+
+    def call_with_relu(self, inputs, relu, training=None):
+        """``relu.call(self.call(inputs, training))`` in one native pass each way (JAX training with the native
+        kernels, ``relu`` a plain ReLU or a ReLU clipped at a positive ``max_value``, float32), or None where that
+        does not apply: then the caller runs the two layers itself. Same outputs, gradients and moving statistics
+        to float rounding (tests/test_native.py); used by ``MobileNetModel.call`` on JAX for a BatchNorm whose only
+        reader is a ReLU."""
+        train = bool(training and self.trainable)
+        if not (train and keras.backend.backend() == "jax" and self._fused(inputs, None, train) is _jax_batch_norm):
+            return None
+        activation_max = relu_clip(relu)
+        if activation_max is None:
+            return None
+        result = _jax_batch_norm(self, inputs, train, activation_max)
+        return None if result is None else self._finish(result, train)
+
+
+def relu_clip(layer):
+    """``inf`` for a plain ``keras.layers.ReLU``, its ``max_value`` for a ReLU clipped there (ReLU6: 6.0), None for
+    anything else (a leaky or thresholded ReLU, another layer, or a non-float32 one)."""
+    if not isinstance(layer, keras.layers.ReLU) or layer.compute_dtype != "float32":
+        return None
+    if layer.negative_slope != 0.0 or layer.threshold != 0.0:
+        return None
+    if layer.max_value is None:
+        return math.inf
+    return float(layer.max_value) if layer.max_value > 0 else None
 
 
 def _torch_batch_norm(layer, inputs, train):
@@ -757,30 +787,32 @@ def _static_elements(shape):
 @functools.cache
 def _jitted_native_batch_norm():
     """Training batch norm through the native XLA FFI kernels: (output, mean, biased variance), the gradient of the
-    output from one backward call (the statistics leave :func:`_jax_batch_norm` stop_gradient-ed)."""
+    output from one backward call (the statistics leave :func:`_jax_batch_norm` stop_gradient-ed). With
+    ``activation_max`` (``inf``: ReLU, ``6.0``: ReLU6) the output is the activation's, forward and gradient."""
     import jax
 
     from keras_mobilenets import native  # noqa: PLC0415
 
-    @functools.partial(jax.custom_vjp, nondiff_argnums=(3,))
-    def batch_norm(x, gamma, beta, epsilon):
-        return native.batch_norm_forward(x, gamma, beta, epsilon)
+    @functools.partial(jax.custom_vjp, nondiff_argnums=(3, 4))
+    def batch_norm(x, gamma, beta, epsilon, activation_max):
+        return native.batch_norm_forward(x, gamma, beta, epsilon, activation_max)
 
-    def forward(x, gamma, beta, epsilon):
-        out, mean, var = native.batch_norm_forward(x, gamma, beta, epsilon)
-        return (out, mean, var), (x, gamma, mean, var)
+    def forward(x, gamma, beta, epsilon, activation_max):
+        out, mean, var = native.batch_norm_forward(x, gamma, beta, epsilon, activation_max)
+        return (out, mean, var), (x, gamma, beta, mean, var)
 
-    def backward(epsilon, residuals, cotangents):
-        x, gamma, mean, var = residuals
-        return native.batch_norm_backward(x, gamma, mean, var, cotangents[0], epsilon)
+    def backward(epsilon, activation_max, residuals, cotangents):
+        x, gamma, beta, mean, var = residuals
+        return native.batch_norm_backward(x, gamma, beta, mean, var, cotangents[0], epsilon, activation_max)
 
     batch_norm.defvjp(forward, backward)
     return batch_norm
 
 
-def _jax_batch_norm(layer, inputs, train):
+def _jax_batch_norm(layer, inputs, train, activation_max=None):
     """JAX training BatchNorm: (output, batch mean, biased batch variance) from the native kernels, or None when
-    they are off or not built (`train` is always True: ``FUSED_BATCH_NORM`` leaves inference to Keras' ops)."""
+    they are off or not built (`train` is always True: ``FUSED_BATCH_NORM`` leaves inference to Keras' ops); with
+    ``activation_max`` the output is ReLU's (``inf``) or a clipped ReLU's of the batch norm's."""
     from keras_mobilenets import native  # noqa: PLC0415
 
     if not native.available():
@@ -790,7 +822,7 @@ def _jax_batch_norm(layer, inputs, train):
     c = inputs.shape[-1]
     gamma = layer.gamma.value if layer.scale else ops.ones((c,), inputs.dtype)
     beta = layer.beta.value if layer.center else ops.zeros((c,), inputs.dtype)
-    out, mean, var = _jitted_native_batch_norm()(inputs, gamma, beta, float(layer.epsilon))
+    out, mean, var = _jitted_native_batch_norm()(inputs, gamma, beta, float(layer.epsilon), activation_max)
     return out, jax.lax.stop_gradient(mean), jax.lax.stop_gradient(var)
 
 

@@ -145,11 +145,11 @@ def test_native_batch_norm_equals_numpy_reference(shape, offset):
     dy = rng.normal(size=shape).astype("float32")
     epsilon = 1e-3
     batch_norm = layers._jitted_native_batch_norm()
-    f = jax.jit(lambda a, g, b: batch_norm(a, g, b, epsilon))
+    f = jax.jit(lambda a, g, b: batch_norm(a, g, b, epsilon, None))
     ref = _batch_norm_reference(*(v.astype("float64") for v in (x, gamma, beta, dy)), epsilon)
     for ours, theirs in zip(f(x, gamma, beta), ref[:3]):
         np.testing.assert_allclose(np.asarray(ours), theirs, rtol=1e-5, atol=1e-4 if offset else 1e-5)
-    grad = jax.jit(jax.grad(lambda a, g, b: (batch_norm(a, g, b, epsilon)[0] * dy).sum(), (0, 1, 2)))
+    grad = jax.jit(jax.grad(lambda a, g, b: (batch_norm(a, g, b, epsilon, None)[0] * dy).sum(), (0, 1, 2)))
     scale = [max(np.abs(r).max(), 1.0) for r in ref[3:]]  # (one row: dx is 0 up to float rounding)
     for ours, theirs, s in zip(grad(x, gamma, beta), ref[3:], scale):
         np.testing.assert_allclose(np.asarray(ours), theirs, rtol=0, atol=1e-4 * s)
@@ -162,7 +162,7 @@ def test_native_batch_norm_on_an_empty_batch():
     batch_norm = layers._jitted_native_batch_norm()
     x = np.zeros((0, 4, 4, 9), "float32")
     gamma, beta = np.ones(9, "float32"), np.zeros(9, "float32")
-    (out, mean, var), vjp = jax.vjp(lambda a, g, b: batch_norm(a, g, b, 1e-3), x, gamma, beta)
+    (out, mean, var), vjp = jax.vjp(lambda a, g, b: batch_norm(a, g, b, 1e-3, None), x, gamma, beta)
     dx, d_gamma, d_beta = vjp((np.zeros((0, 4, 4, 9), "float32"), np.zeros(9, "float32"), np.zeros(9, "float32")))
     assert out.shape == dx.shape == (0, 4, 4, 9)
     for v in (mean, var, d_gamma, d_beta):
@@ -218,3 +218,106 @@ def test_native_switch_and_build_errors(tmp_path, monkeypatch):
     built = native.build()  # a fresh cache: compiles, and the name is the same on the next call
     assert built.parent == tmp_path and built.exists() and native.build() == built
     assert [p.name for p in tmp_path.iterdir()] == [built.name]
+
+
+@pytest.mark.parametrize("activation_max", [np.inf, 6.0])
+def test_native_batch_norm_with_relu_equals_numpy_reference(activation_max):
+    """The batch norm kernels with the ReLU (inf) / ReLU6 (6.0) after them: output = the reference batch norm
+    clipped to [0, max], and gradients = the reference batch norm's for the cotangent masked where the
+    pre-activation is outside (0, max) -- JAX's relu / relu6 gradient. The data put pre-activations on both sides
+    of 0 and of 6."""
+    import jax
+
+    assert native.available(), "the native kernels did not build here (see the RuntimeWarning)"
+    rng = np.random.default_rng(11)
+    shape = (5, 11, 19, 37)
+    x = rng.normal(size=shape).astype("float32")
+    gamma = rng.uniform(1.0, 6.0, size=shape[-1]).astype("float32")
+    beta = rng.uniform(-1.0, 4.0, size=shape[-1]).astype("float32")
+    dy = rng.normal(size=shape).astype("float32")
+    epsilon = 1e-3
+    batch_norm = layers._jitted_native_batch_norm()
+    pre, mean, var, *_ = _batch_norm_reference(*(v.astype("float64") for v in (x, gamma, beta, dy)), epsilon)
+    passes = (pre > 0) & (pre < activation_max)
+    assert passes.mean() < 0.9 and (pre < 0).mean() > 0.05 and (activation_max == np.inf or (pre > 6).mean() > 0.05)
+    ref = _batch_norm_reference(*(v.astype("float64") for v in (x, gamma, beta, dy * passes)), epsilon)
+    out, ours_mean, ours_var = jax.jit(lambda a, g, b: batch_norm(a, g, b, epsilon, activation_max))(x, gamma, beta)
+    np.testing.assert_allclose(np.asarray(out), np.clip(pre, 0, activation_max), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(np.asarray(ours_mean), mean, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(np.asarray(ours_var), var, rtol=1e-5, atol=1e-6)
+    grad = jax.jit(jax.grad(lambda a, g, b: (batch_norm(a, g, b, epsilon, activation_max)[0] * dy).sum(), (0, 1, 2)))
+    for ours, theirs in zip(grad(x, gamma, beta), ref[3:]):
+        np.testing.assert_allclose(np.asarray(ours), theirs, rtol=0, atol=1e-4 * max(np.abs(theirs).max(), 1.0))
+    with pytest.raises(ValueError, match="activation_max"):
+        native.batch_norm_forward(x, gamma, beta, epsilon, 0.0)
+
+
+def _pairs_model():
+    """Input -> conv -> BN -> ReLU -> conv -> BN -> ReLU6 -> BN (two readers: a ReLU and the sum) -> ... and a BN
+    -> leaky ReLU -> frozen BN -> ReLU: two pairs that fuse, and three BatchNorms that must not."""
+    from keras_mobilenets.models import base
+
+    inputs = keras.Input((8, 8, 6))
+    x = layers.Conv2D(12, 3, padding="same")(inputs)
+    x = layers.ReLU()(layers.BatchNormalization()(x))
+    x = layers.DepthwiseConv2D(3, padding="same")(x)
+    x = layers.ReLU(6.0)(layers.BatchNormalization()(x))
+    shared = layers.BatchNormalization()(x)
+    x = keras.layers.Add()([layers.ReLU()(shared), shared])
+    x = keras.layers.LeakyReLU(0.1)(layers.BatchNormalization()(x))
+    x = layers.ReLU()(layers.BatchNormalization(trainable=False)(x))  # frozen: inference form, not fused
+    x = keras.layers.Dense(3)(keras.layers.GlobalAveragePooling2D()(x))
+    return base.finish(inputs, x, "pairs")
+
+
+def test_jax_training_runs_batch_norm_relu_pairs_natively_with_equal_results(monkeypatch):
+    """MobileNetModel's JAX training call runs each BatchNorm whose only reader is a ReLU / ReLU6 as one native
+    batch norm + activation, and leaves every other BatchNorm alone (a second reader, a leaky ReLU, a frozen layer):
+    loss, outputs, gradients and moving statistics equal the layer-by-layer Functional call's. Other backends never
+    take that path (call_with_relu declines)."""
+    model = _pairs_model()
+    x = np.random.default_rng(12).normal(size=(4, 8, 8, 6)).astype("float32")
+    if keras.backend.backend() != "jax":
+        bn, relu = model.layers[2], model.layers[3]
+        assert relu_clip_is(relu, np.inf) and bn.call_with_relu(keras.ops.convert_to_tensor(x[..., :0]), relu, True) is None
+        return
+    import jax
+
+    from keras_mobilenets.models import base
+
+    assert sorted(model._relu_pairs()) == [1, 4, 11]  # (the frozen layer's pair declines at call time)
+    y = np.arange(4) % 3
+    trainable = [v.value for v in model.trainable_variables]
+    frozen = [v.value for v in model.non_trainable_variables]
+    fused = []
+    original = layers.BatchNormalization.call_with_relu
+
+    def spy(self, *args, **kwargs):
+        result = original(self, *args, **kwargs)
+        fused.append(result is not None)
+        return result
+
+    monkeypatch.setattr(layers.BatchNormalization, "call_with_relu", spy)
+
+    def loss(t, nt):
+        out, nt2 = model.stateless_call(t, nt, x, training=True)
+        return keras.losses.SparseCategoricalCrossentropy(from_logits=True)(y, out), (out, nt2)
+
+    results = []
+    for pairs in (True, False):
+        if not pairs:
+            monkeypatch.setattr(base.MobileNetModel, "_relu_pairs", lambda self: {})
+        (value, (out, nt2)), grads = jax.value_and_grad(loss, has_aux=True)(trainable, frozen)
+        results.append((value, out, nt2, grads))
+    assert fused == [True, True, False]
+    (v1, o1, n1, g1), (v2, o2, n2, g2) = results
+    np.testing.assert_allclose(float(v1), float(v2), rtol=1e-6)
+    np.testing.assert_allclose(np.asarray(o1), np.asarray(o2), rtol=1e-5, atol=1e-6)
+    for a, b in zip(n1, n2):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-5, atol=1e-6)
+    for a, b in zip(g1, g2):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-4, atol=1e-5 * max(np.abs(np.asarray(b)).max(), 1))
+
+
+def relu_clip_is(layer, value):
+    return layers.relu_clip(layer) == value

@@ -9,7 +9,7 @@ import keras
 from keras import layers
 
 from keras_mobilenets import blocks
-from keras_mobilenets.layers import ChannelReplicate, Reshape, WholeMapAveragePooling2D
+from keras_mobilenets.layers import BatchNormalization, ChannelReplicate, Reshape, WholeMapAveragePooling2D, relu_clip
 
 # Per-channel (mean, std) in [0, 1] units for the normalisations the write-ups use.
 NORMALISATIONS = {
@@ -174,6 +174,29 @@ def _plain_layer(layer) -> bool:
     )
 
 
+def _plain_jax_layer(layer) -> bool:
+    """Whether ``layer.__call__`` would only call ``layer.call`` on JAX (no autocast, remat, quantisation or
+    activity regulariser to honour): what lets a BatchNorm -> ReLU pair be called past ``__call__``."""
+    return (layer.built and layer.compute_dtype == layer.variable_dtype and not getattr(layer, "_remat_mode", None)
+            and getattr(layer, "quantization_mode", None) is None and layer.activity_regularizer is None)
+
+
+def _node_arguments(arguments, values):
+    """(args, kwargs) of a plan node from the tensors computed so far (``values``: tensor id -> value)."""
+    if isinstance(arguments, tuple):  # (positional input ids -- an id or a list of ids each --, kwargs)
+        ids, kw = arguments
+        return [values[i] if isinstance(i, int) else [values[j] for j in i] for i in ids], dict(kw)
+    return arguments.fill_in(values)
+
+
+def _store(values, outputs, result):
+    """Record a node's result under its output tensor ids."""
+    if len(outputs) == 1:
+        values[outputs[0]] = result
+    else:
+        values.update(zip(outputs, keras.tree.flatten(result)))
+
+
 def _argument_ids(arguments):
     """A node's arguments as (positional input ids, constant kwargs) when every positional argument is a KerasTensor
     or a list of them and no keyword argument holds one (what the builders make: ``layer(x)``, ``Add()([a, b])``,
@@ -206,10 +229,69 @@ class MobileNetModel(keras.Model):
     """
 
     def call(self, inputs, training=None, mask=None, **kwargs):
-        if (mask is None and not kwargs and keras.backend.backend() == "torch" and not _global_call_hooks_active()
+        backend = keras.backend.backend()
+        if (mask is None and not kwargs and backend == "torch" and not _global_call_hooks_active()
                 and all(_plain_layer(layer) for layer, *_ in self._direct_plan())):
             return self.call_direct(inputs, training)
+        if (mask is None and not kwargs and backend == "jax" and training is True and self._relu_pairs()
+                and keras.distribution.distribution() is None):
+            return self._call_jax_training(inputs)
         return super().call(inputs, training=training, mask=mask, **kwargs)
+
+    def _relu_pairs(self):
+        """{plan index of a BatchNormalization: plan index of the ReLU that is the only reader of its output}: the
+        pairs that JAX training runs as one native pass each way (``BatchNormalization.call_with_relu``)."""
+        if getattr(self, "_direct_pairs", None) is None:
+            plan = self._direct_plan()
+            readers = {}
+            for index, (_, arguments, *_rest) in enumerate(plan):
+                if isinstance(arguments, tuple):
+                    ids = [j for i in arguments[0] for j in (i if isinstance(i, list) else [i])]
+                else:  # (SymbolicArguments: every KerasTensor it holds, keyword arguments included)
+                    ids = [id(t) for t in arguments.keras_tensors]
+                for i in ids:
+                    readers.setdefault(i, []).append(index)
+            outputs = {id(x) for x in self.outputs}
+            pairs = {}
+            for index, (layer, _, out_ids, *_rest) in enumerate(plan):
+                if not isinstance(layer, BatchNormalization) or len(out_ids) != 1 or out_ids[0] in outputs:
+                    continue
+                reader = readers.get(out_ids[0], [])
+                if len(reader) == 1 and relu_clip(plan[reader[0]][0]) is not None:
+                    arguments = plan[reader[0]][1]
+                    if isinstance(arguments, tuple) and arguments[0] == (out_ids[0],) and not arguments[1]:
+                        pairs[index] = reader[0]
+            self._direct_pairs = SimpleNamespace(pairs=pairs)
+        return self._direct_pairs.pairs
+
+    def _call_jax_training(self, inputs):
+        """``Functional.call(inputs, training=True)`` on JAX with each BatchNorm -> ReLU pair of :meth:`_relu_pairs`
+        as one native batch norm + activation (forward and backward one pass each, instead of a batch norm pass and a
+        ReLU pass that XLA cannot fuse into the custom call). Every other layer is called as ``Functional`` calls it,
+        and so is a pair whose layers do not take the native path (``call_with_relu`` returns None). Same outputs,
+        gradients and moving statistics (tests/test_native.py)."""
+        pairs = self._relu_pairs()
+        skip = set()
+        values = dict(zip(map(id, self.inputs), self._standardize_inputs(inputs)))
+        for index, (layer, arguments, outputs, takes_training, _) in enumerate(self._direct_plan()):
+            if index in skip:
+                continue
+            args, kw = _node_arguments(arguments, values)
+            if takes_training:
+                kw["training"] = True
+            result = None
+            if index in pairs:
+                relu_index = pairs[index]
+                relu = self._direct_plan()[relu_index][0]
+                plain = _plain_jax_layer(layer) and _plain_jax_layer(relu)
+                result = layer.call_with_relu(args[0], relu, training=True) if plain else None
+                if result is not None:
+                    skip.add(relu_index)
+                    outputs = self._direct_plan()[relu_index][2]
+            if result is None:
+                result = layer(*args, **kw)
+            _store(values, outputs, result)
+        return keras.tree.pack_sequence_as(self._outputs_struct, [values[id(x)] for x in self.outputs])
 
     def _post_build(self):
         """torch: ``train_on_batch`` and ``test_on_batch`` end their model check with ``_post_build``, which
@@ -231,19 +313,11 @@ class MobileNetModel(keras.Model):
         """The graph walked with each layer's ``call`` (what ``call`` uses on torch when nothing else applies)."""
         values = dict(zip(map(id, self.inputs), self._standardize_inputs(inputs)))
         for layer, arguments, outputs, takes_training, done in self._direct_plan():
-            if isinstance(arguments, tuple):  # (positional input ids -- an id or a list of ids each --, kwargs)
-                ids, kw = arguments
-                args = [values[i] if isinstance(i, int) else [values[j] for j in i] for i in ids]
-                kw = dict(kw)
-            else:
-                args, kw = arguments.fill_in(values)
+            args, kw = _node_arguments(arguments, values)
             if takes_training and training is not None:
                 kw["training"] = training
             result = layer.call(*args, **kw)
-            if len(outputs) == 1:
-                values[outputs[0]] = result
-            else:
-                values.update(zip(outputs, keras.tree.flatten(result)))
+            _store(values, outputs, result)
             for i in done:  # tensors no later layer reads: freed now, as PyTorch's own forward would (see below)
                 del values[i]
         return keras.tree.pack_sequence_as(self._outputs_struct, [values[id(x)] for x in self.outputs])

@@ -1,5 +1,5 @@
 """Native CPU kernels for the JAX backend, compiled on first use through the XLA FFI: depthwise convolution and
-training-mode batch normalisation.
+training-mode batch normalisation (optionally with the ReLU / ReLU6 after it in the same passes).
 
 Why: XLA:CPU has no fast depthwise convolution. Its ``feature_group_count = C`` convolution is 4-11x slower than a
 sum of shifted slices (``layers.shift_add_depthwise``), and the shifted-slice form still materialises a padded
@@ -165,23 +165,39 @@ def depthwise_backward(x, kernel, dy, strides, pads):
     return dx, dk
 
 
-def batch_norm_forward(x, gamma, beta, epsilon):
+def _act_max(activation_max):
+    """The kernels' ``act_max`` attribute: -1 for no activation, else the clip value (inf: ReLU)."""
+    import numpy as np  # noqa: PLC0415
+
+    if activation_max is None:
+        return np.float32(-1.0)
+    if not activation_max > 0:
+        raise ValueError(f"activation_max: a positive clip value, inf for a plain ReLU or None for none; got {activation_max!r}")
+    return np.float32(activation_max)
+
+
+def batch_norm_forward(x, gamma, beta, epsilon, activation_max=None):
     """Training batch norm over the last axis: (``(x - mean) / sqrt(var + epsilon) * gamma + beta``, mean, biased
-    variance), the statistics over all other axes."""
+    variance), the statistics over all other axes; with ``activation_max`` the output is clipped to
+    ``[0, activation_max]`` in the same pass (``inf``: ReLU, ``6.0``: ReLU6)."""
     import jax  # noqa: PLC0415
     import numpy as np  # noqa: PLC0415
 
     stats = jax.ShapeDtypeStruct(gamma.shape, x.dtype)
     return jax.ffi.ffi_call(BN_FORWARD_TARGET, (jax.ShapeDtypeStruct(x.shape, x.dtype), stats, stats),
-                            vmap_method="sequential")(x, gamma, beta, epsilon=np.float32(epsilon))
+                            vmap_method="sequential")(x, gamma, beta, epsilon=np.float32(epsilon),
+                                                      act_max=_act_max(activation_max))
 
 
-def batch_norm_backward(x, gamma, mean, var, dy, epsilon):
+def batch_norm_backward(x, gamma, beta, mean, var, dy, epsilon, activation_max=None):
     """(dL/dx, dL/dgamma, dL/dbeta) of :func:`batch_norm_forward`'s output for its cotangent ``dy`` (the batch
-    statistics are functions of ``x``: their contribution is in dL/dx)."""
+    statistics are functions of ``x``: their contribution is in dL/dx); with ``activation_max``, ``dy`` passes
+    where the pre-activation (recomputed from ``x``, ``mean``, ``var``) is inside ``(0, activation_max)``, as the
+    gradient of JAX's ``relu`` / ``relu6``."""
     import jax  # noqa: PLC0415
     import numpy as np  # noqa: PLC0415
 
     stats = jax.ShapeDtypeStruct(gamma.shape, x.dtype)
     return jax.ffi.ffi_call(BN_BACKWARD_TARGET, (jax.ShapeDtypeStruct(x.shape, x.dtype), stats, stats),
-                            vmap_method="sequential")(x, gamma, mean, var, dy, epsilon=np.float32(epsilon))
+                            vmap_method="sequential")(x, gamma, beta, mean, var, dy, epsilon=np.float32(epsilon),
+                                                      act_max=_act_max(activation_max))

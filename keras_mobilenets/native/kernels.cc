@@ -1,5 +1,6 @@
 // CPU kernels for XLA via the XLA FFI: depthwise 2-D convolution (NHWC, float32, depth multiplier 1, no dilation)
-// and training-mode batch normalisation over the last axis (float32), forward and backward.
+// and training-mode batch normalisation over the last axis (float32), optionally followed by a ReLU / clipped ReLU,
+// forward and backward.
 #include <algorithm>
 #include <cmath>
 #include <atomic>
@@ -272,12 +273,28 @@ void ReduceBlock(const float* a, const float* b, const float* centre, int64_t r0
   for (int64_t c = 0; c < C; ++c) sum_a[c] += sa[c], sum_ab[c] += sab[c];
 }
 
-// y = (x - mean) / sqrt(var + eps) * gamma + beta with the batch's mean and biased variance (also returned).
+// y = x * scale + shift with scale = gamma / sqrt(var + eps), shift = beta - mean * scale, from the float mean and
+// variance that forward returns, so that backward recomputes forward's pre-activation values bit for bit.
+void ScaleShift(const float* gamma, const float* beta, const float* mean, const float* var, int64_t C, float epsilon,
+                float* scale, float* shift) {
+  for (int64_t c = 0; c < C; ++c) {
+    const double inv = 1.0 / std::sqrt(static_cast<double>(var[c]) + epsilon);
+    scale[c] = static_cast<float>(gamma[c] * inv);
+    shift[c] = static_cast<float>(beta[c] - mean[c] * (gamma[c] * inv));
+  }
+}
+
+// The activation after the batch norm: act_max < 0 none, else y = min(max(pre, 0), act_max) (act_max = inf: ReLU).
+inline float Activate(float pre, float act_max) { return std::min(std::max(pre, 0.f), act_max); }
+// Its gradient mask, as JAX's relu / relu6: the cotangent passes where 0 < pre < act_max.
+inline float Pass(float pre, float g, float act_max) { return (pre > 0.f && pre < act_max) ? g : 0.f; }
+
+// y = act((x - mean) / sqrt(var + eps) * gamma + beta) with the batch's mean and biased variance (also returned).
 // The sums are taken around the first row (a shift that keeps E[x^2] - E[x]^2 accurate when |mean| >> std).
 ffi::Error BatchNormForward(ffi::ThreadPool pool, ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32> gamma,
                             ffi::Buffer<ffi::F32> beta, ffi::ResultBuffer<ffi::F32> y,
                             ffi::ResultBuffer<ffi::F32> mean_out, ffi::ResultBuffer<ffi::F32> var_out,
-                            float epsilon) {
+                            float epsilon, float act_max) {
   const int64_t C = gamma.element_count(), rows = C ? x.element_count() / C : 0;
   const float* xp = x.typed_data();
   std::vector<float> centre(C, 0.f);
@@ -288,7 +305,6 @@ ffi::Error BatchNormForward(ffi::ThreadPool pool, ffi::Buffer<ffi::F32> x, ffi::
   ForRowBlocks(pool, rows, participants, [&](int64_t p, int64_t r0, int64_t r1) {
     ReduceBlock(xp, nullptr, centre.data(), r0, r1, C, &sums[p * 2 * C], &sums[p * 2 * C + C], &scratch[p * 2 * C]);
   });
-  std::vector<float> scale(C), shift(C);
   float* mp = mean_out->typed_data();
   float* vp = var_out->typed_data();
   for (int64_t c = 0; c < C; ++c) {
@@ -297,35 +313,59 @@ ffi::Error BatchNormForward(ffi::ThreadPool pool, ffi::Buffer<ffi::F32> x, ffi::
     const double m = rows ? s / rows : 0.0, v = rows ? std::max(0.0, ss / rows - m * m) : 0.0;
     mp[c] = static_cast<float>(centre[c] + m);
     vp[c] = static_cast<float>(v);
-    const double inv = 1.0 / std::sqrt(v + epsilon);
-    scale[c] = static_cast<float>(gamma.typed_data()[c] * inv);
-    shift[c] = static_cast<float>(beta.typed_data()[c] - (centre[c] + m) * gamma.typed_data()[c] * inv);
   }
+  std::vector<float> scale(C), shift(C);
+  ScaleShift(gamma.typed_data(), beta.typed_data(), mp, vp, C, epsilon, scale.data(), shift.data());
   float* yp = y->typed_data();
   ForRowBlocks(pool, rows, participants, [&](int64_t, int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
       const float* __restrict a = xp + r * C;
       float* __restrict o = yp + r * C;
-      for (int64_t c = 0; c < C; ++c) o[c] = a[c] * scale[c] + shift[c];
+      if (act_max < 0.f) {
+        for (int64_t c = 0; c < C; ++c) o[c] = a[c] * scale[c] + shift[c];
+      } else {
+        for (int64_t c = 0; c < C; ++c) o[c] = Activate(a[c] * scale[c] + shift[c], act_max);
+      }
     }
   });
   return ffi::Error::Success();
 }
 
-// dbeta = sum dy, dgamma = sum dy * xhat, dx = gamma * invstd * (dy - dbeta / M - xhat * dgamma / M).
+// dy masked by the activation's gradient (act_max >= 0), rows [r0, r1), into out.
+void MaskBlock(const float* x, const float* dy, const float* scale, const float* shift, float act_max, int64_t r0,
+               int64_t r1, int64_t C, float* out) {
+  for (int64_t r = r0; r < r1; ++r) {
+    const float* __restrict xr = x + r * C;
+    const float* __restrict gr = dy + r * C;
+    float* __restrict o = out + r * C;
+    for (int64_t c = 0; c < C; ++c) o[c] = Pass(xr[c] * scale[c] + shift[c], gr[c], act_max);
+  }
+}
+
+// With g = dy (or dy masked by the activation's gradient): dbeta = sum g, dgamma = sum g * xhat,
+// dx = gamma * invstd * (g - dbeta / M - xhat * dgamma / M). The masked cotangent is written into dx first and
+// replaced there row block by row block (each block reads only its own rows).
 ffi::Error BatchNormBackward(ffi::ThreadPool pool, ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32> gamma,
-                             ffi::Buffer<ffi::F32> mean, ffi::Buffer<ffi::F32> var, ffi::Buffer<ffi::F32> dy,
-                             ffi::ResultBuffer<ffi::F32> dx, ffi::ResultBuffer<ffi::F32> dgamma,
-                             ffi::ResultBuffer<ffi::F32> dbeta, float epsilon) {
+                             ffi::Buffer<ffi::F32> beta, ffi::Buffer<ffi::F32> mean, ffi::Buffer<ffi::F32> var,
+                             ffi::Buffer<ffi::F32> dy, ffi::ResultBuffer<ffi::F32> dx,
+                             ffi::ResultBuffer<ffi::F32> dgamma, ffi::ResultBuffer<ffi::F32> dbeta, float epsilon,
+                             float act_max) {
   const int64_t C = gamma.element_count(), rows = C ? x.element_count() / C : 0;
-  const float *xp = x.typed_data(), *gp = dy.typed_data(), *mp = mean.typed_data();
+  const float *xp = x.typed_data(), *mp = mean.typed_data();
+  float* dxp = dx->typed_data();
+  const bool masked = act_max >= 0.f;
+  std::vector<float> scale(C), shift(C);
+  if (masked) ScaleShift(gamma.typed_data(), beta.typed_data(), mp, var.typed_data(), C, epsilon, scale.data(),
+                         shift.data());
+  const float* gp = masked ? dxp : dy.typed_data();
   const int64_t participants = Participants(pool, (rows + kRows - 1) / kRows);
   std::vector<double> sums(participants * 2 * C, 0.0);
   std::vector<float> scratch(participants * 2 * C);
   ForRowBlocks(pool, rows, participants, [&](int64_t p, int64_t r0, int64_t r1) {
+    if (masked) MaskBlock(xp, dy.typed_data(), scale.data(), shift.data(), act_max, r0, r1, C, dxp);
     ReduceBlock(gp, xp, mp, r0, r1, C, &sums[p * 2 * C], &sums[p * 2 * C + C], &scratch[p * 2 * C]);
   });
-  std::vector<float> a(C), b(C), d(C);  // dx = a * dy + b * x + d
+  std::vector<float> a(C), b(C), d(C);  // dx = a * g + b * x + d
   for (int64_t c = 0; c < C; ++c) {
     double sdy = 0.0, sdyx = 0.0;
     for (int64_t p = 0; p < participants; ++p) sdy += sums[p * 2 * C + c], sdyx += sums[p * 2 * C + C + c];
@@ -339,13 +379,16 @@ ffi::Error BatchNormBackward(ffi::ThreadPool pool, ffi::Buffer<ffi::F32> x, ffi:
     b[c] = static_cast<float>(-k);
     d[c] = static_cast<float>((rows ? -g * inv * sdy / rows : 0.0) + k * mp[c]);
   }
-  float* dxp = dx->typed_data();
   ForRowBlocks(pool, rows, participants, [&](int64_t, int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
-      const float* __restrict gr = gp + r * C;
       const float* __restrict xr = xp + r * C;
       float* __restrict o = dxp + r * C;
-      for (int64_t c = 0; c < C; ++c) o[c] = a[c] * gr[c] + b[c] * xr[c] + d[c];
+      if (masked) {  // the masked cotangent is already in dx
+        for (int64_t c = 0; c < C; ++c) o[c] = a[c] * o[c] + b[c] * xr[c] + d[c];
+      } else {
+        const float* __restrict gr = gp + r * C;
+        for (int64_t c = 0; c < C; ++c) o[c] = a[c] * gr[c] + b[c] * xr[c] + d[c];
+      }
     }
   });
   return ffi::Error::Success();
@@ -386,7 +429,8 @@ XLA_FFI_DEFINE_HANDLER_SYMBOL(KmBatchNormForward, BatchNormForward,
                                   .Ret<ffi::Buffer<ffi::F32>>()
                                   .Ret<ffi::Buffer<ffi::F32>>()
                                   .Ret<ffi::Buffer<ffi::F32>>()
-                                  .Attr<float>("epsilon"));
+                                  .Attr<float>("epsilon")
+                                  .Attr<float>("act_max"));
 
 XLA_FFI_DEFINE_HANDLER_SYMBOL(KmBatchNormBackward, BatchNormBackward,
                               ffi::Ffi::Bind()
@@ -396,7 +440,9 @@ XLA_FFI_DEFINE_HANDLER_SYMBOL(KmBatchNormBackward, BatchNormBackward,
                                   .Arg<ffi::Buffer<ffi::F32>>()
                                   .Arg<ffi::Buffer<ffi::F32>>()
                                   .Arg<ffi::Buffer<ffi::F32>>()
+                                  .Arg<ffi::Buffer<ffi::F32>>()
                                   .Ret<ffi::Buffer<ffi::F32>>()
                                   .Ret<ffi::Buffer<ffi::F32>>()
                                   .Ret<ffi::Buffer<ffi::F32>>()
-                                  .Attr<float>("epsilon"));
+                                  .Attr<float>("epsilon")
+                                  .Attr<float>("act_max"));
