@@ -70,3 +70,41 @@ def median_seconds(step, warmup: int, runs: int) -> float:
         step()
         times.append(time.perf_counter() - t)
     return statistics.median(times)
+
+
+def timed_train_step(model_name: str, batch: int):
+    """(model, step, median s) for a registry network compiled as ``train_step.py`` does (SGD momentum 0.9, no
+    preprocessing layer, uniform [0, 255) images, cycling labels); ``step()`` is one ``train_on_batch``, timed as
+    the median of 5 after 3 warm-up calls. For the op-profile scripts."""
+    import keras  # noqa: PLC0415
+    import numpy as np  # noqa: PLC0415
+
+    import keras_mobilenets as km  # noqa: PLC0415
+
+    model = km.get_model(model_name, include_preprocessing=False)
+    model.compile(keras.optimizers.SGD(0.01, momentum=0.9),
+                  keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    x = np.random.default_rng(0).uniform(0, 255, (batch,) + model.input_shape[1:]).astype("float32")
+    y = np.arange(batch) % model.output_shape[-1]
+
+    def step():
+        return model.train_on_batch(x, y)
+
+    return model, step, median_seconds(step, warmup=3, runs=5)
+
+
+def traced_xspace(start, stop, step, times: int):
+    """The profiler's XSpace (TensorFlow's protobuf) of ``times`` calls of ``step()`` between ``start(logdir)`` and
+    ``stop()`` (``tf.profiler.experimental`` or ``jax.profiler``), read back from a temporary log directory."""
+    import tempfile  # noqa: PLC0415
+
+    from tensorflow.tsl.profiler.protobuf import xplane_pb2  # noqa: PLC0415  (the XSpace format, pinned TF)
+
+    with tempfile.TemporaryDirectory() as logdir:
+        start(logdir)
+        for _ in range(times):
+            step()
+        stop()
+        space = xplane_pb2.XSpace()
+        space.ParseFromString(next(Path(logdir).rglob("*.xplane.pb")).read_bytes())
+    return space

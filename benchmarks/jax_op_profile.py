@@ -18,7 +18,6 @@ import collections
 import os
 import re
 import sys
-import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -46,28 +45,12 @@ def main(argv=None):
     if os.environ.setdefault("KERAS_BACKEND", "jax") != "jax":
         raise SystemExit(f"KERAS_BACKEND: this profiles JAX's step; got {os.environ['KERAS_BACKEND']!r}")
 
-    import keras_mobilenets as km  # first: the allocator settings
+    import keras_mobilenets  # noqa: F401  (first: the allocator settings)
     import jax
-    import keras
-    import numpy as np
 
-    model = km.get_model(args.model, include_preprocessing=False)
-    model.compile(keras.optimizers.SGD(0.01, momentum=0.9),
-                  keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-    x = np.random.default_rng(0).uniform(0, 255, (args.batch,) + model.input_shape[1:]).astype("float32")
-    y = np.arange(args.batch) % model.output_shape[-1]
-    step_s = _results.median_seconds(lambda: model.train_on_batch(x, y), warmup=3, runs=5)
-
+    _, step, step_s = _results.timed_train_step(args.model, args.batch)
     traced = 2
-    with tempfile.TemporaryDirectory() as logdir:
-        jax.profiler.start_trace(logdir)
-        for _ in range(traced):
-            model.train_on_batch(x, y)
-        jax.profiler.stop_trace()
-        from tensorflow.tsl.profiler.protobuf import xplane_pb2  # the XSpace format, from the pinned TensorFlow
-
-        space = xplane_pb2.XSpace()
-        space.ParseFromString(next(Path(logdir).rglob("*.xplane.pb")).read_bytes())
+    space = _results.traced_xspace(jax.profiler.start_trace, jax.profiler.stop_trace, step, traced)
     spans, count = collections.defaultdict(list), collections.Counter()
     for plane in space.planes:
         names = {k: v.name for k, v in plane.event_metadata.items()}

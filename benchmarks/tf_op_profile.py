@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import collections
 import sys
-import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -32,9 +31,8 @@ def main(argv=None):
     p.add_argument("--top", type=int, default=20)
     args = p.parse_args(argv)
 
-    import keras_mobilenets as km  # first: the allocator settings
+    import keras_mobilenets  # noqa: F401  (first: the allocator settings)
     import keras
-    import numpy as np
     import tensorflow as tf
     from keras import ops
 
@@ -49,23 +47,9 @@ def main(argv=None):
         kml.HardSwish.call = lambda self, x, training=None: ops.relu(x)
         kml.HardSigmoid.call = lambda self, x, training=None: ops.sigmoid(x)
 
-    model = km.get_model(args.model, include_preprocessing=False)
-    model.compile(keras.optimizers.SGD(0.01, momentum=0.9),
-                  keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-    x = np.random.default_rng(0).uniform(0, 255, (args.batch,) + model.input_shape[1:]).astype("float32")
-    y = np.arange(args.batch) % model.output_shape[-1]
-    step_s = _results.median_seconds(lambda: model.train_on_batch(x, y), warmup=3, runs=5)
-
+    _, step, step_s = _results.timed_train_step(args.model, args.batch)
     traced = 3
-    with tempfile.TemporaryDirectory() as logdir:
-        tf.profiler.experimental.start(logdir)
-        for _ in range(traced):
-            model.train_on_batch(x, y)
-        tf.profiler.experimental.stop()
-        from tensorflow.tsl.profiler.protobuf import xplane_pb2
-
-        space = xplane_pb2.XSpace()
-        space.ParseFromString(next(Path(logdir).rglob("*.xplane.pb")).read_bytes())
+    space = _results.traced_xspace(tf.profiler.experimental.start, tf.profiler.experimental.stop, step, traced)
     ms, count = collections.Counter(), collections.Counter()
     for plane in space.planes:
         names = {k: v.name for k, v in plane.event_metadata.items()}

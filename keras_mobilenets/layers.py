@@ -649,7 +649,7 @@ class BatchNormalization(keras.layers.BatchNormalization):
         to float rounding (tests/test_native.py); used by ``MobileNetModel.call`` on JAX for a BatchNorm whose only
         reader is a ReLU."""
         train = bool(training and self.trainable)
-        if not (train and keras.backend.backend() == "jax" and self._fused(inputs, None, train) is _jax_batch_norm):
+        if not (train and self._fused(inputs, None, train) is _jax_batch_norm):  # (JAX's entry: only there)
             return None
         activation_max = relu_clip(relu)
         if activation_max is None:

@@ -279,7 +279,7 @@ def test_jax_training_runs_batch_norm_relu_pairs_natively_with_equal_results(mon
     x = np.random.default_rng(12).normal(size=(4, 8, 8, 6)).astype("float32")
     if keras.backend.backend() != "jax":
         bn, relu = model.layers[2], model.layers[3]
-        assert relu_clip_is(relu, np.inf) and bn.call_with_relu(keras.ops.convert_to_tensor(x[..., :0]), relu, True) is None
+        assert layers.relu_clip(relu) == np.inf and bn.call_with_relu(keras.ops.convert_to_tensor(x[..., :0]), relu, True) is None
         return
     import jax
 
@@ -317,7 +317,3 @@ def test_jax_training_runs_batch_norm_relu_pairs_natively_with_equal_results(mon
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-5, atol=1e-6)
     for a, b in zip(g1, g2):
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-4, atol=1e-5 * max(np.abs(np.asarray(b)).max(), 1))
-
-
-def relu_clip_is(layer, value):
-    return layers.relu_clip(layer) == value

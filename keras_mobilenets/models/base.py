@@ -270,10 +270,10 @@ class MobileNetModel(keras.Model):
         ReLU pass that XLA cannot fuse into the custom call). Every other layer is called as ``Functional`` calls it,
         and so is a pair whose layers do not take the native path (``call_with_relu`` returns None). Same outputs,
         gradients and moving statistics (tests/test_native.py)."""
-        pairs = self._relu_pairs()
+        plan, pairs = self._direct_plan(), self._relu_pairs()
         skip = set()
         values = dict(zip(map(id, self.inputs), self._standardize_inputs(inputs)))
-        for index, (layer, arguments, outputs, takes_training, _) in enumerate(self._direct_plan()):
+        for index, (layer, arguments, outputs, takes_training, _) in enumerate(plan):
             if index in skip:
                 continue
             args, kw = _node_arguments(arguments, values)
@@ -281,13 +281,12 @@ class MobileNetModel(keras.Model):
                 kw["training"] = True
             result = None
             if index in pairs:
-                relu_index = pairs[index]
-                relu = self._direct_plan()[relu_index][0]
+                relu, _, relu_outputs, *_ = plan[pairs[index]]
                 plain = _plain_jax_layer(layer) and _plain_jax_layer(relu)
                 result = layer.call_with_relu(args[0], relu, training=True) if plain else None
                 if result is not None:
-                    skip.add(relu_index)
-                    outputs = self._direct_plan()[relu_index][2]
+                    skip.add(pairs[index])
+                    outputs = relu_outputs
             if result is None:
                 result = layer(*args, **kw)
             _store(values, outputs, result)
