@@ -642,28 +642,32 @@ class BatchNormalization(keras.layers.BatchNormalization):
             self.moving_variance.assign(self.moving_variance * m + var * (1.0 - m))
         return out
 
-    def call_with_relu(self, inputs, relu, training=None):
-        """``relu.call(self.call(inputs, training))`` in one native pass each way (JAX training with the native
-        kernels, ``relu`` a plain ReLU or a ReLU clipped at a positive ``max_value``, float32), or None where that
-        does not apply: then the caller runs the two layers itself. Same outputs, gradients and moving statistics
-        to float rounding (tests/test_native.py); used by ``MobileNetModel.call`` on JAX for a BatchNorm whose only
-        reader is a ReLU."""
+    def call_with_activation(self, inputs, activation, training=None):
+        """``activation.call(self.call(inputs, training))`` in one native pass each way (JAX training with the native
+        kernels, float32, ``activation`` a layer :func:`fused_activation` accepts: a plain ReLU, a ReLU clipped at
+        a positive ``max_value``, or HardSwish), or None where that does not apply: then the caller runs the two
+        layers itself. Same outputs, gradients and moving statistics to float rounding (tests/test_native.py); used
+        by ``MobileNetModel.call`` on JAX for a BatchNorm whose only reader is such a layer."""
         train = bool(training and self.trainable)
         if not (train and self._fused(inputs, None, train) is _jax_batch_norm):  # (JAX's entry: only there)
             return None
-        activation_max = relu_clip(relu)
-        if activation_max is None:
+        kind = fused_activation(activation)
+        if kind is None:
             return None
-        result = _jax_batch_norm(self, inputs, train, activation_max)
+        result = _jax_batch_norm(self, inputs, train, kind)
         return None if result is None else self._finish(result, train)
 
 
-def relu_clip(layer):
-    """``inf`` for a plain ``keras.layers.ReLU``, its ``max_value`` for a ReLU clipped there (ReLU6: 6.0), None for
-    anything else (a leaky or thresholded ReLU, another layer, or a non-float32 one)."""
-    if not isinstance(layer, keras.layers.ReLU) or layer.compute_dtype != "float32":
+def fused_activation(layer):
+    """The activation the native batch norm kernels run in the same passes for ``layer`` (float32 only): ``inf``
+    for a plain ``keras.layers.ReLU``, its ``max_value`` for a ReLU clipped there (ReLU6: 6.0), ``"hard_swish"``
+    for :class:`HardSwish` traced in its plain form; None for anything else (a leaky or thresholded ReLU, another
+    layer)."""
+    if getattr(layer, "compute_dtype", None) != "float32":
         return None
-    if layer.negative_slope != 0.0 or layer.threshold != 0.0:
+    if isinstance(layer, HardSwish):
+        return "hard_swish" if _trace_forms["hard_swish"] == "fused" else None
+    if not isinstance(layer, keras.layers.ReLU) or layer.negative_slope != 0.0 or layer.threshold != 0.0:
         return None
     if layer.max_value is None:
         return math.inf
@@ -788,31 +792,32 @@ def _static_elements(shape):
 def _jitted_native_batch_norm():
     """Training batch norm through the native XLA FFI kernels: (output, mean, biased variance), the gradient of the
     output from one backward call (the statistics leave :func:`_jax_batch_norm` stop_gradient-ed). With
-    ``activation_max`` (``inf``: ReLU, ``6.0``: ReLU6) the output is the activation's, forward and gradient."""
+    ``activation`` (``inf``: ReLU, ``6.0``: ReLU6, ``"hard_swish"``) the output is the activation's, forward and
+    gradient."""
     import jax
 
     from keras_mobilenets import native  # noqa: PLC0415
 
     @functools.partial(jax.custom_vjp, nondiff_argnums=(3, 4))
-    def batch_norm(x, gamma, beta, epsilon, activation_max):
-        return native.batch_norm_forward(x, gamma, beta, epsilon, activation_max)
+    def batch_norm(x, gamma, beta, epsilon, activation):
+        return native.batch_norm_forward(x, gamma, beta, epsilon, activation)
 
-    def forward(x, gamma, beta, epsilon, activation_max):
-        out, mean, var = native.batch_norm_forward(x, gamma, beta, epsilon, activation_max)
+    def forward(x, gamma, beta, epsilon, activation):
+        out, mean, var = native.batch_norm_forward(x, gamma, beta, epsilon, activation)
         return (out, mean, var), (x, gamma, beta, mean, var)
 
-    def backward(epsilon, activation_max, residuals, cotangents):
+    def backward(epsilon, activation, residuals, cotangents):
         x, gamma, beta, mean, var = residuals
-        return native.batch_norm_backward(x, gamma, beta, mean, var, cotangents[0], epsilon, activation_max)
+        return native.batch_norm_backward(x, gamma, beta, mean, var, cotangents[0], epsilon, activation)
 
     batch_norm.defvjp(forward, backward)
     return batch_norm
 
 
-def _jax_batch_norm(layer, inputs, train, activation_max=None):
+def _jax_batch_norm(layer, inputs, train, activation=None):
     """JAX training BatchNorm: (output, batch mean, biased batch variance) from the native kernels, or None when
     they are off or not built (`train` is always True: ``FUSED_BATCH_NORM`` leaves inference to Keras' ops); with
-    ``activation_max`` the output is ReLU's (``inf``) or a clipped ReLU's of the batch norm's."""
+    ``activation`` (see :func:`fused_activation`) the output is that activation's of the batch norm's."""
     from keras_mobilenets import native  # noqa: PLC0415
 
     if not native.available():
@@ -822,7 +827,7 @@ def _jax_batch_norm(layer, inputs, train, activation_max=None):
     c = inputs.shape[-1]
     gamma = layer.gamma.value if layer.scale else ops.ones((c,), inputs.dtype)
     beta = layer.beta.value if layer.center else ops.zeros((c,), inputs.dtype)
-    out, mean, var = _jitted_native_batch_norm()(inputs, gamma, beta, float(layer.epsilon), activation_max)
+    out, mean, var = _jitted_native_batch_norm()(inputs, gamma, beta, float(layer.epsilon), activation)
     return out, jax.lax.stop_gradient(mean), jax.lax.stop_gradient(var)
 
 

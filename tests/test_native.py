@@ -220,12 +220,21 @@ def test_native_switch_and_build_errors(tmp_path, monkeypatch):
     assert [p.name for p in tmp_path.iterdir()] == [built.name]
 
 
-@pytest.mark.parametrize("activation_max", [np.inf, 6.0])
-def test_native_batch_norm_with_relu_equals_numpy_reference(activation_max):
-    """The batch norm kernels with the ReLU (inf) / ReLU6 (6.0) after them: output = the reference batch norm
-    clipped to [0, max], and gradients = the reference batch norm's for the cotangent masked where the
-    pre-activation is outside (0, max) -- JAX's relu / relu6 gradient. The data put pre-activations on both sides
-    of 0 and of 6."""
+def _activation_reference(pre, activation):
+    """(output, slope) of the activation after the batch norm at the float64 pre-activation: a clip to
+    [0, activation], or hard-swish (slope 0 below -3, 1 above 3, pre / 3 + 1/2 between)."""
+    if activation == "hard_swish":
+        slope = np.where(pre >= 3, 1.0, np.where(pre <= -3, 0.0, pre / 3 + 0.5))
+        return pre * np.clip(pre + 3, 0, 6) / 6, slope
+    return np.clip(pre, 0, activation), ((pre > 0) & (pre < activation)).astype("float64")
+
+
+@pytest.mark.parametrize("activation", [np.inf, 6.0, "hard_swish"])
+def test_native_batch_norm_with_activation_equals_numpy_reference(activation):
+    """The batch norm kernels with the ReLU (inf) / ReLU6 (6.0) / hard-swish after them: output = the reference
+    batch norm's activation, and gradients = the reference batch norm's for the cotangent times the activation's
+    slope (JAX's relu / relu6 gradient: 0 outside (0, max); hard-swish's: 0, pre / 3 + 1/2, 1). The data put
+    pre-activations on both sides of 0 and 6 (of -3 and 3 for hard-swish)."""
     import jax
 
     assert native.available(), "the native kernels did not build here (see the RuntimeWarning)"
@@ -238,23 +247,27 @@ def test_native_batch_norm_with_relu_equals_numpy_reference(activation_max):
     epsilon = 1e-3
     batch_norm = layers._jitted_native_batch_norm()
     pre, mean, var, *_ = _batch_norm_reference(*(v.astype("float64") for v in (x, gamma, beta, dy)), epsilon)
-    passes = (pre > 0) & (pre < activation_max)
-    assert passes.mean() < 0.9 and (pre < 0).mean() > 0.05 and (activation_max == np.inf or (pre > 6).mean() > 0.05)
-    ref = _batch_norm_reference(*(v.astype("float64") for v in (x, gamma, beta, dy * passes)), epsilon)
-    out, ours_mean, ours_var = jax.jit(lambda a, g, b: batch_norm(a, g, b, epsilon, activation_max))(x, gamma, beta)
-    np.testing.assert_allclose(np.asarray(out), np.clip(pre, 0, activation_max), rtol=1e-5, atol=1e-5)
+    expected, slope = _activation_reference(pre, activation)
+    edges = (-3, 3) if activation == "hard_swish" else (0, activation)
+    assert (pre < edges[0]).mean() > 0.05 and (activation == np.inf or (pre > edges[1]).mean() > 0.05)
+    assert ((pre > edges[0]) & (pre < edges[1])).mean() > 0.1
+    ref = _batch_norm_reference(*(v.astype("float64") for v in (x, gamma, beta, dy * slope)), epsilon)
+    out, ours_mean, ours_var = jax.jit(lambda a, g, b: batch_norm(a, g, b, epsilon, activation))(x, gamma, beta)
+    np.testing.assert_allclose(np.asarray(out), expected, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(np.asarray(ours_mean), mean, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(np.asarray(ours_var), var, rtol=1e-5, atol=1e-6)
-    grad = jax.jit(jax.grad(lambda a, g, b: (batch_norm(a, g, b, epsilon, activation_max)[0] * dy).sum(), (0, 1, 2)))
+    grad = jax.jit(jax.grad(lambda a, g, b: (batch_norm(a, g, b, epsilon, activation)[0] * dy).sum(), (0, 1, 2)))
     for ours, theirs in zip(grad(x, gamma, beta), ref[3:]):
         np.testing.assert_allclose(np.asarray(ours), theirs, rtol=0, atol=1e-4 * max(np.abs(theirs).max(), 1.0))
-    with pytest.raises(ValueError, match="activation_max"):
-        native.batch_norm_forward(x, gamma, beta, epsilon, 0.0)
+    for bad in (0.0, "swish"):
+        with pytest.raises(ValueError, match="activation: a positive clip value"):
+            native.batch_norm_forward(x, gamma, beta, epsilon, bad)
 
 
 def _pairs_model():
-    """Input -> conv -> BN -> ReLU -> conv -> BN -> ReLU6 -> BN (two readers: a ReLU and the sum) -> ... and a BN
-    -> leaky ReLU -> frozen BN -> ReLU: two pairs that fuse, and three BatchNorms that must not."""
+    """Input -> conv -> BN -> ReLU -> conv -> BN -> ReLU6 -> conv -> BN -> HardSwish -> BN (two readers: a ReLU and
+    the sum) -> ... and a BN -> leaky ReLU -> frozen BN -> ReLU: three pairs that fuse, and three BatchNorms that
+    must not."""
     from keras_mobilenets.models import base
 
     inputs = keras.Input((8, 8, 6))
@@ -262,6 +275,7 @@ def _pairs_model():
     x = layers.ReLU()(layers.BatchNormalization()(x))
     x = layers.DepthwiseConv2D(3, padding="same")(x)
     x = layers.ReLU(6.0)(layers.BatchNormalization()(x))
+    x = layers.HardSwish()(layers.BatchNormalization()(layers.Conv2D(12, 1)(x)))
     shared = layers.BatchNormalization()(x)
     x = keras.layers.Add()([layers.ReLU()(shared), shared])
     x = keras.layers.LeakyReLU(0.1)(layers.BatchNormalization()(x))
@@ -270,34 +284,35 @@ def _pairs_model():
     return base.finish(inputs, x, "pairs")
 
 
-def test_jax_training_runs_batch_norm_relu_pairs_natively_with_equal_results(monkeypatch):
-    """MobileNetModel's JAX training call runs each BatchNorm whose only reader is a ReLU / ReLU6 as one native
+def test_jax_training_runs_batch_norm_activation_pairs_natively_with_equal_results(monkeypatch):
+    """MobileNetModel's JAX training call runs each BatchNorm whose only reader is a ReLU / ReLU6 / HardSwish as one native
     batch norm + activation, and leaves every other BatchNorm alone (a second reader, a leaky ReLU, a frozen layer):
     loss, outputs, gradients and moving statistics equal the layer-by-layer Functional call's. Other backends never
-    take that path (call_with_relu declines)."""
+    take that path (call_with_activation declines)."""
     model = _pairs_model()
     x = np.random.default_rng(12).normal(size=(4, 8, 8, 6)).astype("float32")
     if keras.backend.backend() != "jax":
-        bn, relu = model.layers[2], model.layers[3]
-        assert layers.relu_clip(relu) == np.inf and bn.call_with_relu(keras.ops.convert_to_tensor(x[..., :0]), relu, True) is None
+        bn, relu, swish = model.layers[2], model.layers[3], model.layers[9]
+        assert layers.fused_activation(relu) == np.inf and layers.fused_activation(swish) == "hard_swish"
+        assert bn.call_with_activation(keras.ops.convert_to_tensor(x[..., :0]), relu, True) is None
         return
     import jax
 
     from keras_mobilenets.models import base
 
-    assert sorted(model._relu_pairs()) == [1, 4, 11]  # (the frozen layer's pair declines at call time)
+    assert sorted(model._activation_pairs()) == [1, 4, 7, 14]  # (the frozen layer's pair declines at call time)
     y = np.arange(4) % 3
     trainable = [v.value for v in model.trainable_variables]
     frozen = [v.value for v in model.non_trainable_variables]
     fused = []
-    original = layers.BatchNormalization.call_with_relu
+    original = layers.BatchNormalization.call_with_activation
 
     def spy(self, *args, **kwargs):
         result = original(self, *args, **kwargs)
         fused.append(result is not None)
         return result
 
-    monkeypatch.setattr(layers.BatchNormalization, "call_with_relu", spy)
+    monkeypatch.setattr(layers.BatchNormalization, "call_with_activation", spy)
 
     def loss(t, nt):
         out, nt2 = model.stateless_call(t, nt, x, training=True)
@@ -306,10 +321,10 @@ def test_jax_training_runs_batch_norm_relu_pairs_natively_with_equal_results(mon
     results = []
     for pairs in (True, False):
         if not pairs:
-            monkeypatch.setattr(base.MobileNetModel, "_relu_pairs", lambda self: {})
+            monkeypatch.setattr(base.MobileNetModel, "_activation_pairs", lambda self: {})
         (value, (out, nt2)), grads = jax.value_and_grad(loss, has_aux=True)(trainable, frozen)
         results.append((value, out, nt2, grads))
-    assert fused == [True, True, False]
+    assert fused == [True, True, True, False]
     (v1, o1, n1, g1), (v2, o2, n2, g2) = results
     np.testing.assert_allclose(float(v1), float(v2), rtol=1e-6)
     np.testing.assert_allclose(np.asarray(o1), np.asarray(o2), rtol=1e-5, atol=1e-6)

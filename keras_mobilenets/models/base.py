@@ -9,7 +9,7 @@ import keras
 from keras import layers
 
 from keras_mobilenets import blocks
-from keras_mobilenets.layers import BatchNormalization, ChannelReplicate, Reshape, WholeMapAveragePooling2D, relu_clip
+from keras_mobilenets.layers import BatchNormalization, ChannelReplicate, Reshape, WholeMapAveragePooling2D, fused_activation
 
 # Per-channel (mean, std) in [0, 1] units for the normalisations the write-ups use.
 NORMALISATIONS = {
@@ -176,7 +176,7 @@ def _plain_layer(layer) -> bool:
 
 def _plain_jax_layer(layer) -> bool:
     """Whether ``layer.__call__`` would only call ``layer.call`` on JAX (no autocast, remat, quantisation or
-    activity regulariser to honour): what lets a BatchNorm -> ReLU pair be called past ``__call__``."""
+    activity regulariser to honour): what lets a BatchNorm -> activation pair be called past ``__call__``."""
     return (layer.built and layer.compute_dtype == layer.variable_dtype and not getattr(layer, "_remat_mode", None)
             and getattr(layer, "quantization_mode", None) is None and layer.activity_regularizer is None)
 
@@ -233,14 +233,15 @@ class MobileNetModel(keras.Model):
         if (mask is None and not kwargs and backend == "torch" and not _global_call_hooks_active()
                 and all(_plain_layer(layer) for layer, *_ in self._direct_plan())):
             return self.call_direct(inputs, training)
-        if (mask is None and not kwargs and backend == "jax" and training is True and self._relu_pairs()
+        if (mask is None and not kwargs and backend == "jax" and training is True and self._activation_pairs()
                 and keras.distribution.distribution() is None):
             return self._call_jax_training(inputs)
         return super().call(inputs, training=training, mask=mask, **kwargs)
 
-    def _relu_pairs(self):
-        """{plan index of a BatchNormalization: plan index of the ReLU that is the only reader of its output}: the
-        pairs that JAX training runs as one native pass each way (``BatchNormalization.call_with_relu``)."""
+    def _activation_pairs(self):
+        """{plan index of a BatchNormalization: plan index of the ReLU / ReLU6 / HardSwish that is the only reader of
+        its output}: the pairs that JAX training runs as one native pass each way
+        (``BatchNormalization.call_with_activation``)."""
         if getattr(self, "_direct_pairs", None) is None:
             plan = self._direct_plan()
             readers = {}
@@ -257,7 +258,7 @@ class MobileNetModel(keras.Model):
                 if not isinstance(layer, BatchNormalization) or len(out_ids) != 1 or out_ids[0] in outputs:
                     continue
                 reader = readers.get(out_ids[0], [])
-                if len(reader) == 1 and relu_clip(plan[reader[0]][0]) is not None:
+                if len(reader) == 1 and fused_activation(plan[reader[0]][0]) is not None:
                     arguments = plan[reader[0]][1]
                     if isinstance(arguments, tuple) and arguments[0] == (out_ids[0],) and not arguments[1]:
                         pairs[index] = reader[0]
@@ -265,12 +266,12 @@ class MobileNetModel(keras.Model):
         return self._direct_pairs.pairs
 
     def _call_jax_training(self, inputs):
-        """``Functional.call(inputs, training=True)`` on JAX with each BatchNorm -> ReLU pair of :meth:`_relu_pairs`
-        as one native batch norm + activation (forward and backward one pass each, instead of a batch norm pass and a
-        ReLU pass that XLA cannot fuse into the custom call). Every other layer is called as ``Functional`` calls it,
-        and so is a pair whose layers do not take the native path (``call_with_relu`` returns None). Same outputs,
+        """``Functional.call(inputs, training=True)`` on JAX with each BatchNorm -> activation pair of
+        :meth:`_activation_pairs` as one native batch norm + activation (forward and backward one pass each, instead
+        of a batch norm pass and an activation pass that XLA cannot fuse into the custom call). Every other layer is called as ``Functional`` calls it,
+        and so is a pair whose layers do not take the native path (``call_with_activation`` returns None). Same outputs,
         gradients and moving statistics (tests/test_native.py)."""
-        plan, pairs = self._direct_plan(), self._relu_pairs()
+        plan, pairs = self._direct_plan(), self._activation_pairs()
         skip = set()
         values = dict(zip(map(id, self.inputs), self._standardize_inputs(inputs)))
         for index, (layer, arguments, outputs, takes_training, _) in enumerate(plan):
@@ -281,12 +282,12 @@ class MobileNetModel(keras.Model):
                 kw["training"] = True
             result = None
             if index in pairs:
-                relu, _, relu_outputs, *_ = plan[pairs[index]]
-                plain = _plain_jax_layer(layer) and _plain_jax_layer(relu)
-                result = layer.call_with_relu(args[0], relu, training=True) if plain else None
+                activation, _, activation_outputs, *_ = plan[pairs[index]]
+                plain = _plain_jax_layer(layer) and _plain_jax_layer(activation)
+                result = layer.call_with_activation(args[0], activation, training=True) if plain else None
                 if result is not None:
                     skip.add(pairs[index])
-                    outputs = relu_outputs
+                    outputs = activation_outputs
             if result is None:
                 result = layer(*args, **kw)
             _store(values, outputs, result)

@@ -1,5 +1,6 @@
 """Native CPU kernels for the JAX backend, compiled on first use through the XLA FFI: depthwise convolution and
-training-mode batch normalisation (optionally with the ReLU / ReLU6 after it in the same passes).
+training-mode batch normalisation (optionally with the ReLU / ReLU6 / hard-swish after it in the same
+passes).
 
 Why: XLA:CPU has no fast depthwise convolution. Its ``feature_group_count = C`` convolution is 4-11x slower than a
 sum of shifted slices (``layers.shift_add_depthwise``), and the shifted-slice form still materialises a padded
@@ -165,39 +166,47 @@ def depthwise_backward(x, kernel, dy, strides, pads):
     return dx, dk
 
 
-def _act_max(activation_max):
-    """The kernels' ``act_max`` attribute: -1 for no activation, else the clip value (inf: ReLU)."""
+HARD_SWISH = "hard_swish"
+
+
+def _activation_attributes(activation):
+    """The kernels' ``act`` / ``act_max`` attributes for ``activation``: None (no activation), a positive clip value
+    (``inf``: ReLU, ``6.0``: ReLU6) or ``"hard_swish"``."""
     import numpy as np  # noqa: PLC0415
 
-    if activation_max is None:
-        return np.float32(-1.0)
-    if not activation_max > 0:
-        raise ValueError(f"activation_max: a positive clip value, inf for a plain ReLU or None for none; got {activation_max!r}")
-    return np.float32(activation_max)
+    if activation is None:
+        return {"act": np.int32(0), "act_max": np.float32(-1.0)}
+    if activation == HARD_SWISH:
+        return {"act": np.int32(2), "act_max": np.float32(-1.0)}
+    if isinstance(activation, str) or not activation > 0:
+        raise ValueError("activation: a positive clip value (inf for a plain ReLU), 'hard_swish' or None for none; "
+                         f"got {activation!r}")
+    return {"act": np.int32(1), "act_max": np.float32(activation)}
 
 
-def batch_norm_forward(x, gamma, beta, epsilon, activation_max=None):
+def batch_norm_forward(x, gamma, beta, epsilon, activation=None):
     """Training batch norm over the last axis: (``(x - mean) / sqrt(var + epsilon) * gamma + beta``, mean, biased
-    variance), the statistics over all other axes; with ``activation_max`` the output is clipped to
-    ``[0, activation_max]`` in the same pass (``inf``: ReLU, ``6.0``: ReLU6)."""
+    variance), the statistics over all other axes; with ``activation`` the output is the activation's, in the same
+    pass: clipped to ``[0, activation]`` for a number (``inf``: ReLU, ``6.0``: ReLU6), or ``"hard_swish"``
+    (``y * relu6(y + 3) / 6``)."""
     import jax  # noqa: PLC0415
     import numpy as np  # noqa: PLC0415
 
     stats = jax.ShapeDtypeStruct(gamma.shape, x.dtype)
     return jax.ffi.ffi_call(BN_FORWARD_TARGET, (jax.ShapeDtypeStruct(x.shape, x.dtype), stats, stats),
                             vmap_method="sequential")(x, gamma, beta, epsilon=np.float32(epsilon),
-                                                      act_max=_act_max(activation_max))
+                                                      **_activation_attributes(activation))
 
 
-def batch_norm_backward(x, gamma, beta, mean, var, dy, epsilon, activation_max=None):
+def batch_norm_backward(x, gamma, beta, mean, var, dy, epsilon, activation=None):
     """(dL/dx, dL/dgamma, dL/dbeta) of :func:`batch_norm_forward`'s output for its cotangent ``dy`` (the batch
-    statistics are functions of ``x``: their contribution is in dL/dx); with ``activation_max``, ``dy`` passes
-    where the pre-activation (recomputed from ``x``, ``mean``, ``var``) is inside ``(0, activation_max)``, as the
-    gradient of JAX's ``relu`` / ``relu6``."""
+    statistics are functions of ``x``: their contribution is in dL/dx); with ``activation``, ``dy`` first goes
+    through the activation's gradient at the pre-activation (recomputed from ``x``, ``mean``, ``var``), as JAX's
+    autodiff of ``relu`` / ``relu6`` / the hard-swish formula gives it."""
     import jax  # noqa: PLC0415
     import numpy as np  # noqa: PLC0415
 
     stats = jax.ShapeDtypeStruct(gamma.shape, x.dtype)
     return jax.ffi.ffi_call(BN_BACKWARD_TARGET, (jax.ShapeDtypeStruct(x.shape, x.dtype), stats, stats),
                             vmap_method="sequential")(x, gamma, beta, mean, var, dy, epsilon=np.float32(epsilon),
-                                                      act_max=_act_max(activation_max))
+                                                      **_activation_attributes(activation))

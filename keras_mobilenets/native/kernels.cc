@@ -284,17 +284,26 @@ void ScaleShift(const float* gamma, const float* beta, const float* mean, const 
   }
 }
 
-// The activation after the batch norm: act_max < 0 none, else y = min(max(pre, 0), act_max) (act_max = inf: ReLU).
-inline float Activate(float pre, float act_max) { return std::min(std::max(pre, 0.f), act_max); }
-// Its gradient mask, as JAX's relu / relu6: the cotangent passes where 0 < pre < act_max.
-inline float Pass(float pre, float g, float act_max) { return (pre > 0.f && pre < act_max) ? g : 0.f; }
+// The activation after the batch norm (attribute `act`): none, a clipped ReLU min(max(pre, 0), act_max) (act_max =
+// inf: ReLU), or hard-swish pre * (relu6(pre + 3) * (1/6)), written in the order Keras' HardSwish computes it.
+enum Act : int32_t { kNone = 0, kClip = 1, kHardSwish = 2 };
+inline float Clip(float pre, float act_max) { return std::min(std::max(pre, 0.f), act_max); }
+inline float HardSwish(float pre) { return pre * (std::min(std::max(pre + 3.f, 0.f), 6.f) * (1.f / 6.f)); }
+// The gradients, as JAX's autodiff of relu / relu6 (the cotangent passes where 0 < pre < act_max) and of the
+// hard-swish formula (product rule: g * gate, plus g * pre / 6 where 0 < pre + 3 < 6).
+inline float ClipGrad(float pre, float g, float act_max) { return (pre > 0.f && pre < act_max) ? g : 0.f; }
+inline float HardSwishGrad(float pre, float g) {
+  const float u = pre + 3.f;
+  const float through = (u > 0.f && u < 6.f) ? (g * pre) * (1.f / 6.f) : 0.f;
+  return g * (std::min(std::max(u, 0.f), 6.f) * (1.f / 6.f)) + through;
+}
 
 // y = act((x - mean) / sqrt(var + eps) * gamma + beta) with the batch's mean and biased variance (also returned).
 // The sums are taken around the first row (a shift that keeps E[x^2] - E[x]^2 accurate when |mean| >> std).
 ffi::Error BatchNormForward(ffi::ThreadPool pool, ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32> gamma,
                             ffi::Buffer<ffi::F32> beta, ffi::ResultBuffer<ffi::F32> y,
                             ffi::ResultBuffer<ffi::F32> mean_out, ffi::ResultBuffer<ffi::F32> var_out,
-                            float epsilon, float act_max) {
+                            float epsilon, int32_t act, float act_max) {
   const int64_t C = gamma.element_count(), rows = C ? x.element_count() / C : 0;
   const float* xp = x.typed_data();
   std::vector<float> centre(C, 0.f);
@@ -321,39 +330,45 @@ ffi::Error BatchNormForward(ffi::ThreadPool pool, ffi::Buffer<ffi::F32> x, ffi::
     for (int64_t r = r0; r < r1; ++r) {
       const float* __restrict a = xp + r * C;
       float* __restrict o = yp + r * C;
-      if (act_max < 0.f) {
-        for (int64_t c = 0; c < C; ++c) o[c] = a[c] * scale[c] + shift[c];
+      if (act == kClip) {
+        for (int64_t c = 0; c < C; ++c) o[c] = Clip(a[c] * scale[c] + shift[c], act_max);
+      } else if (act == kHardSwish) {
+        for (int64_t c = 0; c < C; ++c) o[c] = HardSwish(a[c] * scale[c] + shift[c]);
       } else {
-        for (int64_t c = 0; c < C; ++c) o[c] = Activate(a[c] * scale[c] + shift[c], act_max);
+        for (int64_t c = 0; c < C; ++c) o[c] = a[c] * scale[c] + shift[c];
       }
     }
   });
   return ffi::Error::Success();
 }
 
-// dy masked by the activation's gradient (act_max >= 0), rows [r0, r1), into out.
-void MaskBlock(const float* x, const float* dy, const float* scale, const float* shift, float act_max, int64_t r0,
-               int64_t r1, int64_t C, float* out) {
+// dy through the activation's gradient (act != kNone), rows [r0, r1), into out.
+void MaskBlock(const float* x, const float* dy, const float* scale, const float* shift, int32_t act, float act_max,
+               int64_t r0, int64_t r1, int64_t C, float* out) {
   for (int64_t r = r0; r < r1; ++r) {
     const float* __restrict xr = x + r * C;
     const float* __restrict gr = dy + r * C;
     float* __restrict o = out + r * C;
-    for (int64_t c = 0; c < C; ++c) o[c] = Pass(xr[c] * scale[c] + shift[c], gr[c], act_max);
+    if (act == kHardSwish) {
+      for (int64_t c = 0; c < C; ++c) o[c] = HardSwishGrad(xr[c] * scale[c] + shift[c], gr[c]);
+    } else {
+      for (int64_t c = 0; c < C; ++c) o[c] = ClipGrad(xr[c] * scale[c] + shift[c], gr[c], act_max);
+    }
   }
 }
 
-// With g = dy (or dy masked by the activation's gradient): dbeta = sum g, dgamma = sum g * xhat,
-// dx = gamma * invstd * (g - dbeta / M - xhat * dgamma / M). The masked cotangent is written into dx first and
+// With g = dy (or dy through the activation's gradient): dbeta = sum g, dgamma = sum g * xhat,
+// dx = gamma * invstd * (g - dbeta / M - xhat * dgamma / M). The activation's cotangent is written into dx first and
 // replaced there row block by row block (each block reads only its own rows).
 ffi::Error BatchNormBackward(ffi::ThreadPool pool, ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32> gamma,
                              ffi::Buffer<ffi::F32> beta, ffi::Buffer<ffi::F32> mean, ffi::Buffer<ffi::F32> var,
                              ffi::Buffer<ffi::F32> dy, ffi::ResultBuffer<ffi::F32> dx,
                              ffi::ResultBuffer<ffi::F32> dgamma, ffi::ResultBuffer<ffi::F32> dbeta, float epsilon,
-                             float act_max) {
+                             int32_t act, float act_max) {
   const int64_t C = gamma.element_count(), rows = C ? x.element_count() / C : 0;
   const float *xp = x.typed_data(), *mp = mean.typed_data();
   float* dxp = dx->typed_data();
-  const bool masked = act_max >= 0.f;
+  const bool masked = act != kNone;
   std::vector<float> scale(C), shift(C);
   if (masked) ScaleShift(gamma.typed_data(), beta.typed_data(), mp, var.typed_data(), C, epsilon, scale.data(),
                          shift.data());
@@ -362,7 +377,7 @@ ffi::Error BatchNormBackward(ffi::ThreadPool pool, ffi::Buffer<ffi::F32> x, ffi:
   std::vector<double> sums(participants * 2 * C, 0.0);
   std::vector<float> scratch(participants * 2 * C);
   ForRowBlocks(pool, rows, participants, [&](int64_t p, int64_t r0, int64_t r1) {
-    if (masked) MaskBlock(xp, dy.typed_data(), scale.data(), shift.data(), act_max, r0, r1, C, dxp);
+    if (masked) MaskBlock(xp, dy.typed_data(), scale.data(), shift.data(), act, act_max, r0, r1, C, dxp);
     ReduceBlock(gp, xp, mp, r0, r1, C, &sums[p * 2 * C], &sums[p * 2 * C + C], &scratch[p * 2 * C]);
   });
   std::vector<float> a(C), b(C), d(C);  // dx = a * g + b * x + d
@@ -383,7 +398,7 @@ ffi::Error BatchNormBackward(ffi::ThreadPool pool, ffi::Buffer<ffi::F32> x, ffi:
     for (int64_t r = r0; r < r1; ++r) {
       const float* __restrict xr = xp + r * C;
       float* __restrict o = dxp + r * C;
-      if (masked) {  // the masked cotangent is already in dx
+      if (masked) {  // the activation's cotangent is already in dx
         for (int64_t c = 0; c < C; ++c) o[c] = a[c] * o[c] + b[c] * xr[c] + d[c];
       } else {
         const float* __restrict gr = gp + r * C;
@@ -430,6 +445,7 @@ XLA_FFI_DEFINE_HANDLER_SYMBOL(KmBatchNormForward, BatchNormForward,
                                   .Ret<ffi::Buffer<ffi::F32>>()
                                   .Ret<ffi::Buffer<ffi::F32>>()
                                   .Attr<float>("epsilon")
+                                  .Attr<int32_t>("act")
                                   .Attr<float>("act_max"));
 
 XLA_FFI_DEFINE_HANDLER_SYMBOL(KmBatchNormBackward, BatchNormBackward,
@@ -445,4 +461,5 @@ XLA_FFI_DEFINE_HANDLER_SYMBOL(KmBatchNormBackward, BatchNormBackward,
                                   .Ret<ffi::Buffer<ffi::F32>>()
                                   .Ret<ffi::Buffer<ffi::F32>>()
                                   .Attr<float>("epsilon")
+                                  .Attr<int32_t>("act")
                                   .Attr<float>("act_max"));
