@@ -52,6 +52,10 @@ def measure(name: str, backend: str, rounds: int, steps: int, warmup: int, timeo
             "ratios": ratios, "median_ratio": statistics.median(ratios) if ratios else None, "errors": errors}
 
 
+def _join(values, digits: int) -> str:
+    return ", ".join(f"{v:.{digits}f}" for v in values)
+
+
 def write_markdown(payload: dict, path: Path) -> None:
     m = payload["meta"]
     lines = ["# Keras vs PyTorch channels_last training step, alternating processes", "",
@@ -60,11 +64,10 @@ def write_markdown(payload: dict, path: Path) -> None:
              "| model (batch) | Keras backend | Keras s per round | PyTorch channels_last s per round | "
              "ratio per round | median ratio |", "|---|---|---|---|---|---:|"]
     for r in payload["results"]:
-        fmt = lambda vs, d=3: ", ".join(f"{v:.{d}f}" for v in vs)  # noqa: E731
         med = "failed: " + "; ".join(map(str, r["errors"]))[:200] if r["median_ratio"] is None else \
             f"**{r['median_ratio']:.2f}×**"
-        lines.append(f"| `{r['model']}` ({r['batch']}) | {r['backend']} | {fmt(r['keras_s'], 4)} | "
-                     f"{fmt(r['torch_channels_last_s'], 4)} | {fmt(r['ratios'], 2)} | {med} |")
+        lines.append(f"| `{r['model']}` ({r['batch']}) | {r['backend']} | {_join(r['keras_s'], 4)} | "
+                     f"{_join(r['torch_channels_last_s'], 4)} | {_join(r['ratios'], 2)} | {med} |")
     path.write_text("\n".join(lines) + "\n")
 
 

@@ -663,10 +663,12 @@ def fused_activation(layer):
     for a plain ``keras.layers.ReLU``, its ``max_value`` for a ReLU clipped there (ReLU6: 6.0), ``"hard_swish"``
     for :class:`HardSwish` traced in its plain form; None for anything else (a leaky or thresholded ReLU, another
     layer)."""
+    from keras_mobilenets import native  # noqa: PLC0415
+
     if getattr(layer, "compute_dtype", None) != "float32":
         return None
     if isinstance(layer, HardSwish):
-        return "hard_swish" if _trace_forms["hard_swish"] == "fused" else None
+        return native.HARD_SWISH if _trace_forms["hard_swish"] == "fused" else None
     if not isinstance(layer, keras.layers.ReLU) or layer.negative_slope != 0.0 or layer.threshold != 0.0:
         return None
     if layer.max_value is None:

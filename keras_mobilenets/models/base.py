@@ -268,9 +268,10 @@ class MobileNetModel(keras.Model):
     def _call_jax_training(self, inputs):
         """``Functional.call(inputs, training=True)`` on JAX with each BatchNorm -> activation pair of
         :meth:`_activation_pairs` as one native batch norm + activation (forward and backward one pass each, instead
-        of a batch norm pass and an activation pass that XLA cannot fuse into the custom call). Every other layer is called as ``Functional`` calls it,
-        and so is a pair whose layers do not take the native path (``call_with_activation`` returns None). Same outputs,
-        gradients and moving statistics (tests/test_native.py)."""
+        of a batch norm pass and an activation pass that XLA cannot fuse into the custom call). Every other layer is
+        called as ``Functional`` calls it, and so is a pair whose layers do not take the native path
+        (``call_with_activation`` returns None). Same outputs, gradients and moving statistics
+        (tests/test_native.py)."""
         plan, pairs = self._direct_plan(), self._activation_pairs()
         skip = set()
         values = dict(zip(map(id, self.inputs), self._standardize_inputs(inputs)))

@@ -1,6 +1,6 @@
 // CPU kernels for XLA via the XLA FFI: depthwise 2-D convolution (NHWC, float32, depth multiplier 1, no dilation)
-// and training-mode batch normalisation over the last axis (float32), optionally followed by a ReLU / clipped ReLU,
-// forward and backward.
+// and training-mode batch normalisation over the last axis (float32), optionally followed by a ReLU / clipped ReLU /
+// hard-swish, forward and backward.
 #include <algorithm>
 #include <cmath>
 #include <atomic>
@@ -343,7 +343,7 @@ ffi::Error BatchNormForward(ffi::ThreadPool pool, ffi::Buffer<ffi::F32> x, ffi::
 }
 
 // dy through the activation's gradient (act != kNone), rows [r0, r1), into out.
-void MaskBlock(const float* x, const float* dy, const float* scale, const float* shift, int32_t act, float act_max,
+void ActivationGradBlock(const float* x, const float* dy, const float* scale, const float* shift, int32_t act, float act_max,
                int64_t r0, int64_t r1, int64_t C, float* out) {
   for (int64_t r = r0; r < r1; ++r) {
     const float* __restrict xr = x + r * C;
@@ -368,16 +368,16 @@ ffi::Error BatchNormBackward(ffi::ThreadPool pool, ffi::Buffer<ffi::F32> x, ffi:
   const int64_t C = gamma.element_count(), rows = C ? x.element_count() / C : 0;
   const float *xp = x.typed_data(), *mp = mean.typed_data();
   float* dxp = dx->typed_data();
-  const bool masked = act != kNone;
+  const bool activated = act != kNone;
   std::vector<float> scale(C), shift(C);
-  if (masked) ScaleShift(gamma.typed_data(), beta.typed_data(), mp, var.typed_data(), C, epsilon, scale.data(),
+  if (activated) ScaleShift(gamma.typed_data(), beta.typed_data(), mp, var.typed_data(), C, epsilon, scale.data(),
                          shift.data());
-  const float* gp = masked ? dxp : dy.typed_data();
+  const float* gp = activated ? dxp : dy.typed_data();
   const int64_t participants = Participants(pool, (rows + kRows - 1) / kRows);
   std::vector<double> sums(participants * 2 * C, 0.0);
   std::vector<float> scratch(participants * 2 * C);
   ForRowBlocks(pool, rows, participants, [&](int64_t p, int64_t r0, int64_t r1) {
-    if (masked) MaskBlock(xp, dy.typed_data(), scale.data(), shift.data(), act, act_max, r0, r1, C, dxp);
+    if (activated) ActivationGradBlock(xp, dy.typed_data(), scale.data(), shift.data(), act, act_max, r0, r1, C, dxp);
     ReduceBlock(gp, xp, mp, r0, r1, C, &sums[p * 2 * C], &sums[p * 2 * C + C], &scratch[p * 2 * C]);
   });
   std::vector<float> a(C), b(C), d(C);  // dx = a * g + b * x + d
@@ -398,7 +398,7 @@ ffi::Error BatchNormBackward(ffi::ThreadPool pool, ffi::Buffer<ffi::F32> x, ffi:
     for (int64_t r = r0; r < r1; ++r) {
       const float* __restrict xr = xp + r * C;
       float* __restrict o = dxp + r * C;
-      if (masked) {  // the activation's cotangent is already in dx
+      if (activated) {  // the activation's cotangent is already in dx
         for (int64_t c = 0; c < C; ++c) o[c] = a[c] * o[c] + b[c] * xr[c] + d[c];
       } else {
         const float* __restrict gr = gp + r * C;
