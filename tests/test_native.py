@@ -20,6 +20,10 @@ CASES = [
     ((3, 9, 9, 8), (5, 5), (2, 2), "symmetric"),
     ((3, 8, 8, 5), (3, 3), (2, 2), "symmetric"),
     ((2, 7, 9, 3), (1, 1), (2, 2), "valid"),
+    # wide rows (long interior runs between the edge columns), 32 + 8 and 64 + 16 + 6 channel blocks, stride 3
+    ((2, 5, 40, 40), (3, 3), (1, 1), "same"),
+    ((2, 7, 37, 86), (3, 3), (2, 2), "symmetric"),
+    ((2, 10, 23, 16), (3, 3), (3, 3), "valid"),
 ]
 
 

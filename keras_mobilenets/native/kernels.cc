@@ -56,6 +56,15 @@ int64_t Participants(ffi::ThreadPool& pool, int64_t items) {
   return std::max<int64_t>(1, std::min<int64_t>(pool.num_threads(), items));
 }
 
+// Rows per work item for `rows` rows of `row_floats` outputs each: about 16K floats (64 KB) per item, but at least 8
+// items per thread when there are that many rows. One row per item (a 2-4 KB row of a 32x32 map) made the shared
+// item counter and the threads' interleaved rows cost more than the sums: a depthwise forward of a 500x32x32x32 map
+// took 12.6 ms one row per item and 7.8 ms in 8K-float items (2 threads).
+int64_t RowsPerItem(ffi::ThreadPool& pool, int64_t rows, int64_t row_floats) {
+  const int64_t per = std::max<int64_t>(1, 16384 / std::max<int64_t>(1, row_floats));
+  return std::max<int64_t>(1, std::min(per, rows / (8 * std::max<int64_t>(1, pool.num_threads()))));
+}
+
 constexpr int64_t kBlock = 16;  // channels per register block (two AVX2 / one AVX-512 vector)
 
 // GCC / Clang vector types, as wide as the target's registers (a wider type is lowered through memory: 5-7x
@@ -120,29 +129,150 @@ inline void Dot(const float* const* a, const float* const* b, int64_t count, int
   DotTail(a, b, count, c0, C, out);
 }
 
-// y[n, oh, ow, :] = sum_ij x[n, oh*sh + i - pt, ow*sw + j - pl, :] * k[i, j, :]  (zeros outside x)
-void ForwardRow(const Geometry& g, const float* x, const float* k, float* y, int64_t n, int64_t oh,
-                std::vector<const float*>& a, std::vector<const float*>& b) {
+// The same sums along a run of outputs whose taps all lie inside the input ("interior" pixels, the same tap set
+// for each): out[o * ostep + c] = sum_t xb[o * xstep + off[t] + c] * kt[t][c] for o in [0, n_out). Constant offsets
+// instead of a pointer pair per tap and pixel: for 16-64 channels, building those pointers cost more than the sums.
+template <int64_t W>
+inline void RunBlock(const float* xo, const int64_t* off, const float* const* kt, int64_t count, float* out,
+                     int64_t c0) {
+  constexpr int64_t L = W < kLanes ? W : kLanes, R = W / L;
+  using T = typename Vec<L>::T;
+  using U = typename Vec<L>::U;
+  T acc[R] = {};
+  for (int64_t t = 0; t < count; ++t) {
+    const float* ap = xo + off[t] + c0;
+    const float* bp = kt[t] + c0;
+    for (int64_t r = 0; r < R; ++r)
+      acc[r] += *reinterpret_cast<const U*>(ap + r * L) * *reinterpret_cast<const U*>(bp + r * L);
+  }
+  for (int64_t r = 0; r < R; ++r) *reinterpret_cast<U*>(out + c0 + r * L) = acc[r];
+}
+
+inline void Run(const float* xb, int64_t xstep, const int64_t* off, const float* const* kt, int64_t count,
+                    int64_t n_out, float* out, int64_t ostep, int64_t C) {
+  for (int64_t o = 0; o < n_out; ++o) {
+    const float* xo = xb + o * xstep;
+    float* oo = out + o * ostep;
+    int64_t c0 = 0;
+    for (; c0 + 4 * kBlock <= C; c0 += 4 * kBlock) RunBlock<4 * kBlock>(xo, off, kt, count, oo, c0);
+    if (c0 + 2 * kBlock <= C) RunBlock<2 * kBlock>(xo, off, kt, count, oo, c0), c0 += 2 * kBlock;
+    for (; c0 + kBlock <= C; c0 += kBlock) RunBlock<kBlock>(xo, off, kt, count, oo, c0);
+    if (c0 + 8 <= C) RunBlock<8>(xo, off, kt, count, oo, c0), c0 += 8;
+    for (int64_t c = c0; c < C; ++c) {
+      float acc = 0.f;
+      for (int64_t t = 0; t < count; ++t) acc += xo[off[t] + c] * kt[t][c];
+      oo[c] = acc;
+    }
+  }
+}
+
+// acc[c] = sum_o a[o * astep + c] * b[o * bstep + c] for o in [0, count): a long sum, so with fewer than four
+// vectors per block the outputs go round-robin into S = 4 / R partial sums (S * R chains of multiply-adds in flight).
+template <int64_t W>
+inline void StridedDotBlock(const float* a, int64_t astep, const float* b, int64_t bstep, int64_t count, int64_t c0,
+                            float* out) {
+  constexpr int64_t L = W < kLanes ? W : kLanes, R = W / L, S = R >= 4 ? 1 : 4 / R;
+  using T = typename Vec<L>::T;
+  using U = typename Vec<L>::U;
+  T acc[S][R] = {};
+  int64_t o = 0;
+  for (; o + S <= count; o += S)
+    for (int64_t s = 0; s < S; ++s)
+      for (int64_t r = 0; r < R; ++r)
+        acc[s][r] += *reinterpret_cast<const U*>(a + (o + s) * astep + c0 + r * L) *
+                     *reinterpret_cast<const U*>(b + (o + s) * bstep + c0 + r * L);
+  for (int64_t s = 0; o < count; ++o, ++s)
+    for (int64_t r = 0; r < R; ++r)
+      acc[s][r] += *reinterpret_cast<const U*>(a + o * astep + c0 + r * L) *
+                   *reinterpret_cast<const U*>(b + o * bstep + c0 + r * L);
+  for (int64_t s = 1; s < S; ++s)
+    for (int64_t r = 0; r < R; ++r) acc[0][r] += acc[s][r];
+  for (int64_t r = 0; r < R; ++r) *reinterpret_cast<U*>(out + c0 + r * L) = acc[0][r];
+}
+
+inline void StridedDot(const float* a, int64_t astep, const float* b, int64_t bstep, int64_t count, int64_t C,
+                       float* out) {
+  int64_t c0 = 0;
+  for (; c0 + 4 * kBlock <= C; c0 += 4 * kBlock) StridedDotBlock<4 * kBlock>(a, astep, b, bstep, count, c0, out);
+  for (; c0 + kBlock <= C; c0 += kBlock) StridedDotBlock<kBlock>(a, astep, b, bstep, count, c0, out);
+  if (c0 + 8 <= C) StridedDotBlock<8>(a, astep, b, bstep, count, c0, out), c0 += 8;
+  for (int64_t c = c0; c < C; ++c) {
+    float acc = 0.f;
+    for (int64_t o = 0; o < count; ++o) acc += a[o * astep + c] * b[o * bstep + c];
+    out[c] = acc;
+  }
+}
+
+// Per-participant scratch: a tap pointer pair per tap (edge pixels), offsets and kernel pointers (interior runs).
+struct Scratch {
+  std::vector<const float*> a, b, kt;
+  std::vector<int64_t> off;
+  explicit Scratch(int64_t n) : a(n), b(n), kt(n), off(n) {}
+};
+
+inline int64_t CeilDiv(int64_t a, int64_t b) { return a >= 0 ? (a + b - 1) / b : -((-a) / b); }
+inline int64_t FloorDiv(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
+
+// y[n, oh, ow, :] = sum_ij x[n, oh*sh + i - pt, ow*sw + j - pl, :] * k[i, j, :]  (zeros outside x): the interior
+// columns (0 <= ow*sw - pl and ow*sw - pl + kw <= w) as one run, the edge columns pixel by pixel.
+void ForwardRow(const Geometry& g, const float* x, const float* k, float* y, int64_t n, int64_t oh, Scratch& s) {
   const int64_t C = g.c;
   int64_t ilo, ihi, jlo, jhi;
   TapRange(oh, g.sh, g.pt, g.kh, g.h, ilo, ihi);
+  const int64_t olo = std::min(g.wo, CeilDiv(g.pl, g.sw));
+  const int64_t ohi = std::max(olo, std::min(g.wo, FloorDiv(g.w - g.kw + g.pl, g.sw) + 1));
+  float* yrow = y + (n * g.ho + oh) * g.wo * C;
   for (int64_t ow = 0; ow < g.wo; ++ow) {
+    if (ow == olo) ow = ohi;
+    if (ow >= g.wo) break;
     TapRange(ow, g.sw, g.pl, g.kw, g.w, jlo, jhi);
     int64_t count = 0;
     for (int64_t i = ilo; i < ihi; ++i)
       for (int64_t j = jlo; j < jhi; ++j, ++count) {
-        a[count] = x + ((n * g.h + oh * g.sh + i - g.pt) * g.w + ow * g.sw + j - g.pl) * C;
-        b[count] = k + (i * g.kw + j) * C;
+        s.a[count] = x + ((n * g.h + oh * g.sh + i - g.pt) * g.w + ow * g.sw + j - g.pl) * C;
+        s.b[count] = k + (i * g.kw + j) * C;
       }
-    Dot(a.data(), b.data(), count, C, y + ((n * g.ho + oh) * g.wo + ow) * C);
+    Dot(s.a.data(), s.b.data(), count, C, yrow + ow * C);
   }
+  int64_t count = 0;
+  for (int64_t i = ilo; i < ihi; ++i)
+    for (int64_t j = 0; j < g.kw; ++j, ++count) {
+      s.off[count] = ((i - g.pt) * g.w + j - g.pl) * C;
+      s.kt[count] = k + (i * g.kw + j) * C;
+    }
+  Run(x + ((n * g.h + oh * g.sh) * g.w + olo * g.sw) * C, g.sw * C, s.off.data(), s.kt.data(), count, ohi - olo,
+      yrow + olo * C, C, C);
 }
 
-// dx[n, h, w, :] = sum over taps (i, j) with h = oh*sh + i - pt, w = ow*sw + j - pl of dy[n, oh, ow, :] * k[i, j, :]
-void InputGradRow(const Geometry& g, const float* dy, const float* k, float* dx, int64_t n, int64_t h,
-                  std::vector<const float*>& a, std::vector<const float*>& b) {
+// dx[n, h, w, :] = sum over taps (i, j) with h = oh*sh + i - pt, w = ow*sw + j - pl of dy[n, oh, ow, :] * k[i, j, :].
+// Columns w = q + sw*m of one residue q mod sw share their taps j (j = q + pl mod sw); the interior ones (every such
+// tap inside dy) are one run per residue, the rest pixel by pixel.
+void InputGradRow(const Geometry& g, const float* dy, const float* k, float* dx, int64_t n, int64_t h, Scratch& s) {
   const int64_t C = g.c;
+  float* dxrow = dx + (n * g.h + h) * g.w * C;
+  const float* dyn = dy + n * g.ho * g.wo * C;
+  // interior column range [wlo[q], whi[q]) per residue q (at most 8 residues take the run path)
+  constexpr int64_t kMaxResidues = 8;
+  int64_t wlo[kMaxResidues], whi[kMaxResidues];
+  const int64_t residues = std::min(g.sw, kMaxResidues);
+  for (int64_t q = 0; q < g.sw; ++q) {
+    if (q >= kMaxResidues) break;
+    int64_t jmin = g.kw, jmax = -1;
+    for (int64_t j = 0; j < g.kw; ++j)
+      if (((q + g.pl - j) % g.sw + g.sw) % g.sw == 0) jmin = std::min(jmin, j), jmax = std::max(jmax, j);
+    int64_t mlo = 0, mhi = 0;
+    if (jmax >= 0) {  // q + sw*m >= jmax - pl  and  q + sw*m <= (wo - 1)*sw + jmin - pl  and  q + sw*m < w
+      mlo = std::max<int64_t>(0, CeilDiv(jmax - g.pl - q, g.sw));
+      mhi = std::min(FloorDiv((g.wo - 1) * g.sw + jmin - g.pl - q, g.sw), FloorDiv(g.w - 1 - q, g.sw)) + 1;
+    } else {  // no tap reaches these columns: all of them are "interior" with zero taps
+      mlo = 0, mhi = FloorDiv(g.w - 1 - q, g.sw) + 1;
+    }
+    wlo[q] = q + g.sw * mlo;
+    whi[q] = mhi > mlo ? q + g.sw * mhi : wlo[q];
+  }
   for (int64_t w = 0; w < g.w; ++w) {
+    const int64_t q = w % g.sw;
+    if (q < residues && w >= wlo[q] && w < whi[q]) continue;
     int64_t count = 0;
     for (int64_t i = 0; i < g.kh; ++i) {
       const int64_t t = h + g.pt - i;
@@ -150,33 +280,45 @@ void InputGradRow(const Geometry& g, const float* dy, const float* k, float* dx,
       for (int64_t j = 0; j < g.kw; ++j) {
         const int64_t u = w + g.pl - j;
         if (u < 0 || u % g.sw || u / g.sw >= g.wo) continue;
-        a[count] = dy + ((n * g.ho + t / g.sh) * g.wo + u / g.sw) * C;
-        b[count++] = k + (i * g.kw + j) * C;
+        s.a[count] = dyn + ((t / g.sh) * g.wo + u / g.sw) * C;
+        s.b[count++] = k + (i * g.kw + j) * C;
       }
     }
-    Dot(a.data(), b.data(), count, C, dx + ((n * g.h + h) * g.w + w) * C);
+    Dot(s.a.data(), s.b.data(), count, C, dxrow + w * C);
+  }
+  for (int64_t q = 0; q < residues; ++q) {
+    if (whi[q] <= wlo[q]) continue;
+    const int64_t m0 = (wlo[q] - q) / g.sw;
+    int64_t count = 0;
+    for (int64_t i = 0; i < g.kh; ++i) {
+      const int64_t t = h + g.pt - i;
+      if (t < 0 || t % g.sh || t / g.sh >= g.ho) continue;
+      for (int64_t j = 0; j < g.kw; ++j) {
+        if (((q + g.pl - j) % g.sw + g.sw) % g.sw) continue;
+        s.off[count] = ((t / g.sh) * g.wo + (q + g.pl - j) / g.sw) * C;
+        s.kt[count++] = k + (i * g.kw + j) * C;
+      }
+    }
+    Run(dyn + m0 * C, C, s.off.data(), s.kt.data(), count, (whi[q] - wlo[q]) / g.sw, dxrow + wlo[q] * C,
+        g.sw * C, C);
   }
 }
 
 // acc[i, j, :] += sum_ow x[n, oh*sh + i - pt, ow*sw + j - pl, :] * dy[n, oh, ow, :] for one output row: each tap's
-// sum over the row in float registers, then added to the participant's double accumulator.
+// sum over the row's columns inside x in float registers, then added to the participant's double accumulator.
 void KernelGradRow(const Geometry& g, const float* x, const float* dy, float* row, double* acc, int64_t n,
-                   int64_t oh, std::vector<const float*>& a, std::vector<const float*>& b) {
+                   int64_t oh) {
   const int64_t C = g.c;
   const float* grow = dy + (n * g.ho + oh) * g.wo * C;
   int64_t ilo, ihi;
   TapRange(oh, g.sh, g.pt, g.kh, g.h, ilo, ihi);
   for (int64_t i = ilo; i < ihi; ++i) {
     const float* xrow = x + (n * g.h + oh * g.sh + i - g.pt) * g.w * C;
-    for (int64_t j = 0; j < g.kw; ++j) {
-      int64_t count = 0;
-      for (int64_t ow = 0; ow < g.wo; ++ow) {
-        const int64_t iw = ow * g.sw + j - g.pl;
-        if (iw < 0 || iw >= g.w) continue;
-        a[count] = xrow + iw * C;
-        b[count++] = grow + ow * C;
-      }
-      Dot(a.data(), b.data(), count, C, row);
+    for (int64_t j = 0; j < g.kw; ++j) {  // columns ow with 0 <= ow*sw + j - pl < w
+      const int64_t olo = std::max<int64_t>(0, CeilDiv(g.pl - j, g.sw));
+      const int64_t ohi = std::min(g.wo, FloorDiv(g.w - 1 - j + g.pl, g.sw) + 1);
+      if (ohi <= olo) continue;
+      StridedDot(xrow + (olo * g.sw + j - g.pl) * C, g.sw * C, grow + olo * C, C, ohi - olo, C, row);
       double* out = acc + (i * g.kw + j) * C;
       for (int64_t c = 0; c < C; ++c) out[c] += row[c];
     }
@@ -197,11 +339,13 @@ ffi::Error Forward(ffi::ThreadPool pool, ffi::Buffer<ffi::F32> x, ffi::Buffer<ff
   const float* xp = x.typed_data();
   const float* kp = k.typed_data();
   float* yp = y->typed_data();
-  const int64_t items = g.n * g.ho;
-  const int64_t participants = Participants(pool, items), taps = g.kh * g.kw;
-  std::vector<std::vector<const float*>> a(participants, std::vector<const float*>(taps)), b = a;
-  ParallelFor(pool, items, participants,
-              [&](int64_t p, int64_t item) { ForwardRow(g, xp, kp, yp, item / g.ho, item % g.ho, a[p], b[p]); });
+  const int64_t rows = g.n * g.ho, per = RowsPerItem(pool, rows, g.wo * g.c), items = (rows + per - 1) / per;
+  const int64_t participants = Participants(pool, items);
+  std::vector<Scratch> scratch(participants, Scratch(g.kh * g.kw));
+  ParallelFor(pool, items, participants, [&](int64_t p, int64_t item) {
+    for (int64_t r = item * per; r < std::min(rows, (item + 1) * per); ++r)
+      ForwardRow(g, xp, kp, yp, r / g.ho, r % g.ho, scratch[p]);
+  });
   return ffi::Error::Success();
 }
 
@@ -215,19 +359,22 @@ ffi::Error Backward(ffi::ThreadPool pool, ffi::Buffer<ffi::F32> x, ffi::Buffer<f
   const float* kp = k.typed_data();
   const float* gp = dy.typed_data();
   float* dxp = dx->typed_data();
-  const int64_t tapc = g.kh * g.kw * g.c, input_rows = g.n * g.h, items = input_rows + g.n * g.ho;
+  const int64_t tapc = g.kh * g.kw * g.c, input_rows = g.n * g.h, output_rows = g.n * g.ho;
+  const int64_t input_per = RowsPerItem(pool, input_rows, g.w * g.c), output_per = RowsPerItem(pool, output_rows, g.wo * g.c);
+  const int64_t input_items = (input_rows + input_per - 1) / input_per;
+  const int64_t items = input_items + (output_rows + output_per - 1) / output_per;
   const int64_t participants = Participants(pool, items);
   std::vector<double> acc(participants * tapc, 0.0);
-  std::vector<float> rows(participants * g.c);
-  const int64_t scratch = std::max(g.kh * g.kw, g.wo);
-  std::vector<std::vector<const float*>> a(participants, std::vector<const float*>(scratch)), b = a;
+  std::vector<float> sums(participants * g.c);
+  std::vector<Scratch> scratch(participants, Scratch(g.kh * g.kw));
   ParallelFor(pool, items, participants, [&](int64_t p, int64_t item) {
-    if (item < input_rows) {
-      InputGradRow(g, gp, kp, dxp, item / g.h, item % g.h, a[p], b[p]);
+    if (item < input_items) {
+      for (int64_t r = item * input_per; r < std::min(input_rows, (item + 1) * input_per); ++r)
+        InputGradRow(g, gp, kp, dxp, r / g.h, r % g.h, scratch[p]);
     } else {
-      item -= input_rows;
-      KernelGradRow(g, xp, gp, rows.data() + p * g.c, acc.data() + p * tapc, item / g.ho, item % g.ho, a[p],
-                    b[p]);
+      item -= input_items;
+      for (int64_t r = item * output_per; r < std::min(output_rows, (item + 1) * output_per); ++r)
+        KernelGradRow(g, xp, gp, sums.data() + p * g.c, acc.data() + p * tapc, r / g.ho, r % g.ho);
     }
   });
   float* dkp = dk->typed_data();
@@ -240,15 +387,17 @@ ffi::Error Backward(ffi::ThreadPool pool, ffi::Buffer<ffi::F32> x, ffi::Buffer<f
 }
 
 // ------------------------------------------------------------------ training batch norm over (M, C) rows
-// x is (..., C) row-major: M = size / C rows. Work items are blocks of kRows rows; each participant sums into its
-// own double accumulators, reduced after the pass.
-constexpr int64_t kRows = 256;
+// x is (..., C) row-major: M = size / C rows. Work items are blocks of RowsPerItem rows (at most 1024: the block
+// sums are float); each participant sums into its own double accumulators, reduced after the pass.
+int64_t BlockRows(ffi::ThreadPool& pool, int64_t rows, int64_t C) {
+  return std::min<int64_t>(1024, RowsPerItem(pool, rows, C));
+}
 
 template <typename RowBlock>
-void ForRowBlocks(ffi::ThreadPool& pool, int64_t rows, int64_t participants, const RowBlock& block) {
-  const int64_t items = (rows + kRows - 1) / kRows;
+void ForRowBlocks(ffi::ThreadPool& pool, int64_t rows, int64_t per, int64_t participants, const RowBlock& block) {
+  const int64_t items = (rows + per - 1) / per;
   ParallelFor(pool, items, participants, [&](int64_t p, int64_t item) {
-    block(p, item * kRows, std::min(rows, (item + 1) * kRows));
+    block(p, item * per, std::min(rows, (item + 1) * per));
   });
 }
 
@@ -308,10 +457,10 @@ ffi::Error BatchNormForward(ffi::ThreadPool pool, ffi::Buffer<ffi::F32> x, ffi::
   const float* xp = x.typed_data();
   std::vector<float> centre(C, 0.f);
   if (rows) std::copy(xp, xp + C, centre.begin());
-  const int64_t participants = Participants(pool, (rows + kRows - 1) / kRows);
+  const int64_t per = BlockRows(pool, rows, C), participants = Participants(pool, (rows + per - 1) / per);
   std::vector<double> sums(participants * 2 * C, 0.0);
   std::vector<float> scratch(participants * 2 * C);
-  ForRowBlocks(pool, rows, participants, [&](int64_t p, int64_t r0, int64_t r1) {
+  ForRowBlocks(pool, rows, per, participants, [&](int64_t p, int64_t r0, int64_t r1) {
     ReduceBlock(xp, nullptr, centre.data(), r0, r1, C, &sums[p * 2 * C], &sums[p * 2 * C + C], &scratch[p * 2 * C]);
   });
   float* mp = mean_out->typed_data();
@@ -326,7 +475,7 @@ ffi::Error BatchNormForward(ffi::ThreadPool pool, ffi::Buffer<ffi::F32> x, ffi::
   std::vector<float> scale(C), shift(C);
   ScaleShift(gamma.typed_data(), beta.typed_data(), mp, vp, C, epsilon, scale.data(), shift.data());
   float* yp = y->typed_data();
-  ForRowBlocks(pool, rows, participants, [&](int64_t, int64_t r0, int64_t r1) {
+  ForRowBlocks(pool, rows, per, participants, [&](int64_t, int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
       const float* __restrict a = xp + r * C;
       float* __restrict o = yp + r * C;
@@ -373,10 +522,10 @@ ffi::Error BatchNormBackward(ffi::ThreadPool pool, ffi::Buffer<ffi::F32> x, ffi:
   if (activated) ScaleShift(gamma.typed_data(), beta.typed_data(), mp, var.typed_data(), C, epsilon, scale.data(),
                          shift.data());
   const float* gp = activated ? dxp : dy.typed_data();
-  const int64_t participants = Participants(pool, (rows + kRows - 1) / kRows);
+  const int64_t per = BlockRows(pool, rows, C), participants = Participants(pool, (rows + per - 1) / per);
   std::vector<double> sums(participants * 2 * C, 0.0);
   std::vector<float> scratch(participants * 2 * C);
-  ForRowBlocks(pool, rows, participants, [&](int64_t p, int64_t r0, int64_t r1) {
+  ForRowBlocks(pool, rows, per, participants, [&](int64_t p, int64_t r0, int64_t r1) {
     if (activated) ActivationGradBlock(xp, dy.typed_data(), scale.data(), shift.data(), act, act_max, r0, r1, C, dxp);
     ReduceBlock(gp, xp, mp, r0, r1, C, &sums[p * 2 * C], &sums[p * 2 * C + C], &scratch[p * 2 * C]);
   });
@@ -394,7 +543,7 @@ ffi::Error BatchNormBackward(ffi::ThreadPool pool, ffi::Buffer<ffi::F32> x, ffi:
     b[c] = static_cast<float>(-k);
     d[c] = static_cast<float>((rows ? -g * inv * sdy / rows : 0.0) + k * mp[c]);
   }
-  ForRowBlocks(pool, rows, participants, [&](int64_t, int64_t r0, int64_t r1) {
+  ForRowBlocks(pool, rows, per, participants, [&](int64_t, int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
       const float* __restrict xr = xp + r * C;
       float* __restrict o = dxp + r * C;
