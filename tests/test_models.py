@@ -428,7 +428,8 @@ def test_symmetric_padding_equals_zero_padding_then_valid(shape, kernel, stride)
 
 @pytest.mark.parametrize("epsilon", [1e-3, 1e-5])  # Keras' default; PyTorch's (the write-ups' ports)
 @pytest.mark.parametrize("tf_min_fused", [0, 2 ** 62])  # TF training: FusedBatchNormV3 / the small-tensor ops
-def test_package_batchnorm_equals_keras_layer(epsilon, tf_min_fused, monkeypatch):
+@pytest.mark.parametrize("channels", [6, 16])  # torch training: on a channels-first copy / on the channels_last view
+def test_package_batchnorm_equals_keras_layer(epsilon, tf_min_fused, channels, monkeypatch):
     """Training and inference outputs, the moving-statistics update and the gradients (input, gamma, beta) of the
     package's BatchNormalization (torch: PyTorch's fused batch norm; TF training: FusedBatchNormV3, or for small
     tensors TF ops with a hand-written gradient; JAX training: the native kernels) equal
@@ -438,16 +439,19 @@ def test_package_batchnorm_equals_keras_layer(epsilon, tf_min_fused, monkeypatch
 
     monkeypatch.setattr(kml, "TF_FUSED_MIN_ELEMENTS", tf_min_fused)
 
-    x = np.random.default_rng(0).normal(3.0, 2.0, size=(8, 5, 5, 6)).astype("float32")
+    x = np.random.default_rng(0).normal(3.0, 2.0, size=(8, 5, 5, channels)).astype("float32")
     kw = dict(momentum=0.9, epsilon=epsilon)
     ours, theirs = BatchNormalization(**kw), keras.layers.BatchNormalization(**kw)
     ours.build(x.shape), theirs.build(x.shape)
     rng = np.random.default_rng(1)
-    weights = [rng.normal(size=6).astype("float32"), rng.normal(size=6).astype("float32"),
-               rng.normal(size=6).astype("float32"), rng.uniform(0.5, 2.0, size=6).astype("float32")]
+    weights = [rng.normal(size=channels).astype("float32"), rng.normal(size=channels).astype("float32"),
+               rng.normal(size=channels).astype("float32"), rng.uniform(0.5, 2.0, size=channels).astype("float32")]
     ours.set_weights(weights), theirs.set_weights(weights)
     for training in (True, False, True):
-        a = keras.ops.convert_to_numpy(ours(x, training=training))
+        out = ours(x, training=training)
+        if keras.backend.backend() == "torch":  # NHWC in channels_last memory, whichever layout the batch norm used
+            assert out.is_contiguous()
+        a = keras.ops.convert_to_numpy(out)
         b = keras.ops.convert_to_numpy(theirs(x, training=training))
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
         for wa, wb in zip(ours.get_weights(), theirs.get_weights()):

@@ -23,7 +23,7 @@ the build fails, :func:`available` warns once and returns False and the package 
 batch norm ops (same numbers to float rounding, slower). ``KERAS_MOBILENETS_NATIVE=0`` turns the kernels off.
 Work is handed to the threads in blocks of rows of about 16K floats (not one image row each), and a row's interior
 columns (every tap inside the image) run with fixed tap offsets instead of a pointer pair per tap and pixel: against
-one row per item and per-pixel pointers, depthwise forward 0.55-0.74x and backward 0.48-0.66x the time on
+one row per item and per-pixel pointers, depthwise forward 0.34-0.55x and backward 0.39-0.63x the time on
 CustomMobileNet's 500x32x32 maps, 0.23 / 0.38x on the width-0.1 V1's 128x16x16x8 (``python benchmarks/native_ab.py
 OLD.cc NEW.cc``); whole training steps 0.91x (CustomMobileNet), 0.92x (width-0.1 V1), 0.98x (blog MobileNetV2
 (a)) (the same script's ``--model`` mode, 4 alternating rounds).
