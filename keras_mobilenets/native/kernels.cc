@@ -9,6 +9,7 @@
 #include <cstring>
 #include <memory>
 #include <mutex>
+#include <numeric>
 #include <vector>
 
 #include "xla/ffi/api/ffi.h"
@@ -447,6 +448,87 @@ inline float HardSwishGrad(float pre, float g) {
   return g * (std::min(std::max(u, 0.f), 6.f) * (1.f / 6.f)) + through;
 }
 
+// The passes see x as `rows` rows of `width` floats -- the C channels repeated reps = width / C times, width the
+// smallest multiple of lcm(C, 16) from kWideFloats on -- followed by `tail` (< reps) rows of C floats, so that the
+// per-channel loops run in whole vectors for any C and long enough to pay for their set-up. With C-float rows, 3,
+// 6 or 13 channels ran scalar and 16 paid the loop set-up every 16 floats (128x16x16 maps, forward + backward:
+// 0.89 ms for 3 channels, 1.19 ms for 6, 0.45 ms for 16; tiled: 0.15, 0.31, ...). Per-channel vectors are tiled
+// to `width`; sums over the wide rows are folded back onto the C channels.
+constexpr int64_t kWideFloats = 256;
+struct WideRows {
+  int64_t C, reps, width, rows, tail;
+  WideRows(int64_t total_rows, int64_t channels) : C(channels) {
+    const int64_t base = C ? C / std::gcd<int64_t>(C, 16) * 16 : 16;
+    reps = C ? base / C * std::max<int64_t>(1, (kWideFloats + base - 1) / base) : 1;
+    width = reps * C, rows = total_rows / reps, tail = total_rows % reps;
+  }
+  std::vector<float> Tile(const float* v) const {
+    std::vector<float> out(width);
+    for (int64_t j = 0; j < width; ++j) out[j] = v[j % C];
+    return out;
+  }
+  int64_t TailOffset() const { return rows * width; }
+  // sums[p][2][width] of `participants` and tail sums tail[2][C] -> out[2][C]
+  void Fold(const std::vector<double>& sums, int64_t participants, const std::vector<double>& tail_sums,
+            double* out) const {
+    for (int64_t half = 0; half < 2; ++half)
+      for (int64_t c = 0; c < C; ++c) {
+        double s = tail_sums[half * C + c];
+        for (int64_t p = 0; p < participants; ++p)
+          for (int64_t k = 0; k < reps; ++k) s += sums[(p * 2 + half) * width + k * C + c];
+        out[half * C + c] = s;
+      }
+  }
+};
+
+// Tiled copies of per-channel vectors, and pointers to them.
+struct TiledParams {
+  std::vector<std::vector<float>> tiled;
+  std::vector<const float*> wide;
+  TiledParams(const WideRows& w, const std::vector<const float*>& params) {
+    for (const float* v : params) tiled.push_back(w.Tile(v));
+    for (const auto& v : tiled) wide.push_back(v.data());
+  }
+};
+
+// For each row block: prepare(offset, r0, r1, W, params), then the sums of ReduceBlock(a, b, centre) over it;
+// the wide rows on the pool (params and centre tiled), the tail rows on the caller (the row pointers offset by
+// `offset` floats). Folded onto the channels: out[2][C].
+template <typename Prepare>
+void ReduceRows(ffi::ThreadPool& pool, const WideRows& w, const float* a, const float* b, const float* centre,
+                const std::vector<const float*>& params, const Prepare& prepare, std::vector<double>& out) {
+  const TiledParams tp(w, params);
+  const auto centre_w = w.Tile(centre);
+  const int64_t W = w.width, per = BlockRows(pool, w.rows, W);
+  const int64_t participants = Participants(pool, (w.rows + per - 1) / per);
+  std::vector<double> sums(participants * 2 * W, 0.0), tail(2 * w.C, 0.0);
+  std::vector<float> scratch(participants * 2 * W + 2 * w.C);
+  ForRowBlocks(pool, w.rows, per, participants, [&](int64_t p, int64_t r0, int64_t r1) {
+    prepare(0, r0, r1, W, tp.wide.data());
+    ReduceBlock(a, b, centre_w.data(), r0, r1, W, &sums[p * 2 * W], &sums[p * 2 * W + W], &scratch[p * 2 * W]);
+  });
+  if (w.tail) {
+    const int64_t t = w.TailOffset();
+    prepare(t, 0, w.tail, w.C, params.data());
+    ReduceBlock(a + t, b ? b + t : nullptr, centre, 0, w.tail, w.C, &tail[0], &tail[w.C],
+                &scratch[participants * 2 * W]);
+  }
+  out.assign(2 * w.C, 0.0);
+  w.Fold(sums, participants, tail, out.data());
+}
+
+// rows(p, r0, r1, width, params) over the wide rows (params tiled, on the pool) and the tail rows (params as given,
+// on the caller, the row pointers offset by the wide part); `params` is a list of per-channel vectors.
+template <typename Rows>
+void ForWideRows(ffi::ThreadPool& pool, const WideRows& w, const std::vector<const float*>& params, const Rows& rows) {
+  const TiledParams tp(w, params);
+  const int64_t per = BlockRows(pool, w.rows, w.width), participants = Participants(pool, (w.rows + per - 1) / per);
+  ForRowBlocks(pool, w.rows, per, participants, [&](int64_t, int64_t r0, int64_t r1) {
+    rows(0, r0, r1, w.width, tp.wide.data());
+  });
+  if (w.tail) rows(w.TailOffset(), 0, w.tail, w.C, params.data());
+}
+
 // y = act((x - mean) / sqrt(var + eps) * gamma + beta) with the batch's mean and biased variance (also returned).
 // The sums are taken around the first row (a shift that keeps E[x^2] - E[x]^2 accurate when |mean| >> std).
 ffi::Error BatchNormForward(ffi::ThreadPool pool, ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32> gamma,
@@ -457,51 +539,50 @@ ffi::Error BatchNormForward(ffi::ThreadPool pool, ffi::Buffer<ffi::F32> x, ffi::
   const float* xp = x.typed_data();
   std::vector<float> centre(C, 0.f);
   if (rows) std::copy(xp, xp + C, centre.begin());
-  const int64_t per = BlockRows(pool, rows, C), participants = Participants(pool, (rows + per - 1) / per);
-  std::vector<double> sums(participants * 2 * C, 0.0);
-  std::vector<float> scratch(participants * 2 * C);
-  ForRowBlocks(pool, rows, per, participants, [&](int64_t p, int64_t r0, int64_t r1) {
-    ReduceBlock(xp, nullptr, centre.data(), r0, r1, C, &sums[p * 2 * C], &sums[p * 2 * C + C], &scratch[p * 2 * C]);
-  });
+  const WideRows w(rows, C);
+  std::vector<double> sums;
+  ReduceRows(pool, w, xp, nullptr, centre.data(), {}, [](int64_t, int64_t, int64_t, int64_t, const float* const*) {},
+             sums);
   float* mp = mean_out->typed_data();
   float* vp = var_out->typed_data();
   for (int64_t c = 0; c < C; ++c) {
-    double s = 0.0, ss = 0.0;
-    for (int64_t p = 0; p < participants; ++p) s += sums[p * 2 * C + c], ss += sums[p * 2 * C + C + c];
-    const double m = rows ? s / rows : 0.0, v = rows ? std::max(0.0, ss / rows - m * m) : 0.0;
+    const double m = rows ? sums[c] / rows : 0.0, v = rows ? std::max(0.0, sums[C + c] / rows - m * m) : 0.0;
     mp[c] = static_cast<float>(centre[c] + m);
     vp[c] = static_cast<float>(v);
   }
   std::vector<float> scale(C), shift(C);
   ScaleShift(gamma.typed_data(), beta.typed_data(), mp, vp, C, epsilon, scale.data(), shift.data());
   float* yp = y->typed_data();
-  ForRowBlocks(pool, rows, per, participants, [&](int64_t, int64_t r0, int64_t r1) {
+  ForWideRows(pool, w, {scale.data(), shift.data()}, [&](int64_t offset, int64_t r0, int64_t r1, int64_t W,
+                                                           const float* const* q) {
+    const float* __restrict sc = q[0];
+    const float* __restrict sh = q[1];
     for (int64_t r = r0; r < r1; ++r) {
-      const float* __restrict a = xp + r * C;
-      float* __restrict o = yp + r * C;
+      const float* __restrict a = xp + offset + r * W;
+      float* __restrict o = yp + offset + r * W;
       if (act == kClip) {
-        for (int64_t c = 0; c < C; ++c) o[c] = Clip(a[c] * scale[c] + shift[c], act_max);
+        for (int64_t c = 0; c < W; ++c) o[c] = Clip(a[c] * sc[c] + sh[c], act_max);
       } else if (act == kHardSwish) {
-        for (int64_t c = 0; c < C; ++c) o[c] = HardSwish(a[c] * scale[c] + shift[c]);
+        for (int64_t c = 0; c < W; ++c) o[c] = HardSwish(a[c] * sc[c] + sh[c]);
       } else {
-        for (int64_t c = 0; c < C; ++c) o[c] = a[c] * scale[c] + shift[c];
+        for (int64_t c = 0; c < W; ++c) o[c] = a[c] * sc[c] + sh[c];
       }
     }
   });
   return ffi::Error::Success();
 }
 
-// dy through the activation's gradient (act != kNone), rows [r0, r1), into out.
-void ActivationGradBlock(const float* x, const float* dy, const float* scale, const float* shift, int32_t act, float act_max,
-               int64_t r0, int64_t r1, int64_t C, float* out) {
+// dy through the activation's gradient (act != kNone), rows [r0, r1) of W floats, into out.
+void ActivationGradBlock(const float* x, const float* dy, const float* scale, const float* shift, int32_t act,
+                         float act_max, int64_t r0, int64_t r1, int64_t W, float* out) {
   for (int64_t r = r0; r < r1; ++r) {
-    const float* __restrict xr = x + r * C;
-    const float* __restrict gr = dy + r * C;
-    float* __restrict o = out + r * C;
+    const float* __restrict xr = x + r * W;
+    const float* __restrict gr = dy + r * W;
+    float* __restrict o = out + r * W;
     if (act == kHardSwish) {
-      for (int64_t c = 0; c < C; ++c) o[c] = HardSwishGrad(xr[c] * scale[c] + shift[c], gr[c]);
+      for (int64_t c = 0; c < W; ++c) o[c] = HardSwishGrad(xr[c] * scale[c] + shift[c], gr[c]);
     } else {
-      for (int64_t c = 0; c < C; ++c) o[c] = ClipGrad(xr[c] * scale[c] + shift[c], gr[c], act_max);
+      for (int64_t c = 0; c < W; ++c) o[c] = ClipGrad(xr[c] * scale[c] + shift[c], gr[c], act_max);
     }
   }
 }
@@ -515,24 +596,22 @@ ffi::Error BatchNormBackward(ffi::ThreadPool pool, ffi::Buffer<ffi::F32> x, ffi:
                              ffi::ResultBuffer<ffi::F32> dgamma, ffi::ResultBuffer<ffi::F32> dbeta, float epsilon,
                              int32_t act, float act_max) {
   const int64_t C = gamma.element_count(), rows = C ? x.element_count() / C : 0;
-  const float *xp = x.typed_data(), *mp = mean.typed_data();
+  const float *xp = x.typed_data(), *mp = mean.typed_data(), *dyp = dy.typed_data();
   float* dxp = dx->typed_data();
   const bool activated = act != kNone;
+  const WideRows w(rows, C);
   std::vector<float> scale(C), shift(C);
   if (activated) ScaleShift(gamma.typed_data(), beta.typed_data(), mp, var.typed_data(), C, epsilon, scale.data(),
-                         shift.data());
-  const float* gp = activated ? dxp : dy.typed_data();
-  const int64_t per = BlockRows(pool, rows, C), participants = Participants(pool, (rows + per - 1) / per);
-  std::vector<double> sums(participants * 2 * C, 0.0);
-  std::vector<float> scratch(participants * 2 * C);
-  ForRowBlocks(pool, rows, per, participants, [&](int64_t p, int64_t r0, int64_t r1) {
-    if (activated) ActivationGradBlock(xp, dy.typed_data(), scale.data(), shift.data(), act, act_max, r0, r1, C, dxp);
-    ReduceBlock(gp, xp, mp, r0, r1, C, &sums[p * 2 * C], &sums[p * 2 * C + C], &scratch[p * 2 * C]);
-  });
+                            shift.data());
+  const float* gp = activated ? dxp : dyp;
+  std::vector<double> sums;
+  ReduceRows(pool, w, gp, xp, mp, {scale.data(), shift.data()}, [&](int64_t offset, int64_t r0, int64_t r1, int64_t W,
+                                                                    const float* const* q) {
+    if (activated) ActivationGradBlock(xp + offset, dyp + offset, q[0], q[1], act, act_max, r0, r1, W, dxp + offset);
+  }, sums);
   std::vector<float> a(C), b(C), d(C);  // dx = a * g + b * x + d
   for (int64_t c = 0; c < C; ++c) {
-    double sdy = 0.0, sdyx = 0.0;
-    for (int64_t p = 0; p < participants; ++p) sdy += sums[p * 2 * C + c], sdyx += sums[p * 2 * C + C + c];
+    const double sdy = sums[c], sdyx = sums[C + c];
     const double inv = 1.0 / std::sqrt(static_cast<double>(var.typed_data()[c]) + epsilon);
     const double g = gamma.typed_data()[c];
     dbeta->typed_data()[c] = static_cast<float>(sdy);
@@ -543,16 +622,16 @@ ffi::Error BatchNormBackward(ffi::ThreadPool pool, ffi::Buffer<ffi::F32> x, ffi:
     b[c] = static_cast<float>(-k);
     d[c] = static_cast<float>((rows ? -g * inv * sdy / rows : 0.0) + k * mp[c]);
   }
-  ForRowBlocks(pool, rows, per, participants, [&](int64_t, int64_t r0, int64_t r1) {
+  ForWideRows(pool, w, {a.data(), b.data(), d.data()}, [&](int64_t offset, int64_t r0, int64_t r1, int64_t W,
+                                                           const float* const* q) {
+    const float* __restrict qa = q[0];
+    const float* __restrict qb = q[1];
+    const float* __restrict qd = q[2];
     for (int64_t r = r0; r < r1; ++r) {
-      const float* __restrict xr = xp + r * C;
-      float* __restrict o = dxp + r * C;
-      if (activated) {  // the activation's cotangent is already in dx
-        for (int64_t c = 0; c < C; ++c) o[c] = a[c] * o[c] + b[c] * xr[c] + d[c];
-      } else {
-        const float* __restrict gr = gp + r * C;
-        for (int64_t c = 0; c < C; ++c) o[c] = a[c] * gr[c] + b[c] * xr[c] + d[c];
-      }
+      const float* __restrict xr = xp + offset + r * W;
+      const float* __restrict gr = gp + offset + r * W;
+      float* __restrict o = dxp + offset + r * W;
+      for (int64_t c = 0; c < W; ++c) o[c] = qa[c] * gr[c] + qb[c] * xr[c] + qd[c];
     }
   });
   return ffi::Error::Success();
