@@ -256,8 +256,7 @@ void InputGradRow(const Geometry& g, const float* dy, const float* k, float* dx,
   constexpr int64_t kMaxResidues = 8;
   int64_t wlo[kMaxResidues], whi[kMaxResidues];
   const int64_t residues = std::min(g.sw, kMaxResidues);
-  for (int64_t q = 0; q < g.sw; ++q) {
-    if (q >= kMaxResidues) break;
+  for (int64_t q = 0; q < residues; ++q) {
     int64_t jmin = g.kw, jmax = -1;
     for (int64_t j = 0; j < g.kw; ++j)
       if (((q + g.pl - j) % g.sw + g.sw) % g.sw == 0) jmin = std::min(jmin, j), jmax = std::max(jmax, j);
@@ -388,11 +387,9 @@ ffi::Error Backward(ffi::ThreadPool pool, ffi::Buffer<ffi::F32> x, ffi::Buffer<f
 }
 
 // ------------------------------------------------------------------ training batch norm over (M, C) rows
-// x is (..., C) row-major: M = size / C rows. Work items are blocks of RowsPerItem rows (at most 1024: the block
-// sums are float); each participant sums into its own double accumulators, reduced after the pass.
-int64_t BlockRows(ffi::ThreadPool& pool, int64_t rows, int64_t C) {
-  return std::min<int64_t>(1024, RowsPerItem(pool, rows, C));
-}
+// x is (..., C) row-major: M = size / C rows, seen as wide rows (WideRows below). Work items are blocks of
+// RowsPerItem rows (at most 64 rows of >= 256 floats: the block sums are float); each participant sums into its
+// own double accumulators, reduced after the pass.
 
 template <typename RowBlock>
 void ForRowBlocks(ffi::ThreadPool& pool, int64_t rows, int64_t per, int64_t participants, const RowBlock& block) {
@@ -451,9 +448,9 @@ inline float HardSwishGrad(float pre, float g) {
 // The passes see x as `rows` rows of `width` floats -- the C channels repeated reps = width / C times, width the
 // smallest multiple of lcm(C, 16) from kWideFloats on -- followed by `tail` (< reps) rows of C floats, so that the
 // per-channel loops run in whole vectors for any C and long enough to pay for their set-up. With C-float rows, 3,
-// 6 or 13 channels ran scalar and 16 paid the loop set-up every 16 floats (128x16x16 maps, forward + backward:
-// 0.89 ms for 3 channels, 1.19 ms for 6, 0.45 ms for 16; tiled: 0.15, 0.31, ...). Per-channel vectors are tiled
-// to `width`; sums over the wide rows are folded back onto the C channels.
+// 6 or 13 channels ran scalar and 16 paid the loop set-up every 16 floats (128x16x16 maps, forward + backward,
+// benchmarks/native_ab.py: 0.91 ms for 3 channels, 1.17 ms for 6, 1.10 ms for 16; wide rows: 0.19, 0.25, 0.41).
+// Per-channel vectors are tiled to `width`; sums over the wide rows are folded back onto the C channels.
 constexpr int64_t kWideFloats = 256;
 struct WideRows {
   int64_t C, reps, width, rows, tail;
@@ -499,7 +496,7 @@ void ReduceRows(ffi::ThreadPool& pool, const WideRows& w, const float* a, const 
                 const std::vector<const float*>& params, const Prepare& prepare, std::vector<double>& out) {
   const TiledParams tp(w, params);
   const auto centre_w = w.Tile(centre);
-  const int64_t W = w.width, per = BlockRows(pool, w.rows, W);
+  const int64_t W = w.width, per = RowsPerItem(pool, w.rows, W);
   const int64_t participants = Participants(pool, (w.rows + per - 1) / per);
   std::vector<double> sums(participants * 2 * W, 0.0), tail(2 * w.C, 0.0);
   std::vector<float> scratch(participants * 2 * W + 2 * w.C);
@@ -522,7 +519,7 @@ void ReduceRows(ffi::ThreadPool& pool, const WideRows& w, const float* a, const 
 template <typename Rows>
 void ForWideRows(ffi::ThreadPool& pool, const WideRows& w, const std::vector<const float*>& params, const Rows& rows) {
   const TiledParams tp(w, params);
-  const int64_t per = BlockRows(pool, w.rows, w.width), participants = Participants(pool, (w.rows + per - 1) / per);
+  const int64_t per = RowsPerItem(pool, w.rows, w.width), participants = Participants(pool, (w.rows + per - 1) / per);
   ForRowBlocks(pool, w.rows, per, participants, [&](int64_t, int64_t r0, int64_t r1) {
     rows(0, r0, r1, w.width, tp.wide.data());
   });
@@ -629,9 +626,13 @@ ffi::Error BatchNormBackward(ffi::ThreadPool pool, ffi::Buffer<ffi::F32> x, ffi:
     const float* __restrict qd = q[2];
     for (int64_t r = r0; r < r1; ++r) {
       const float* __restrict xr = xp + offset + r * W;
-      const float* __restrict gr = gp + offset + r * W;
       float* __restrict o = dxp + offset + r * W;
-      for (int64_t c = 0; c < W; ++c) o[c] = qa[c] * gr[c] + qb[c] * xr[c] + qd[c];
+      if (activated) {  // the activation's cotangent is already in dx (g and dx are one buffer: no restrict pair)
+        for (int64_t c = 0; c < W; ++c) o[c] = qa[c] * o[c] + qb[c] * xr[c] + qd[c];
+      } else {
+        const float* __restrict gr = gp + offset + r * W;
+        for (int64_t c = 0; c < W; ++c) o[c] = qa[c] * gr[c] + qb[c] * xr[c] + qd[c];
+      }
     }
   });
   return ffi::Error::Success();
