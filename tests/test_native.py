@@ -336,3 +336,87 @@ def test_jax_training_runs_batch_norm_activation_pairs_natively_with_equal_resul
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-5, atol=1e-6)
     for a, b in zip(g1, g2):
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-4, atol=1e-5 * max(np.abs(np.asarray(b)).max(), 1))
+
+
+# (input NHWC, kernel (kh, kw), output channels, strides, padding) of the dense few-input-channel convolution: 1-4
+# input channels; 16 + 8 + 4 + 1 (29), 2 x 16 (32), 5 (a tail only) and 40 output channels, i.e. every channel
+# block of the kernels' ladder on AVX2 and AVX-512; 4-pixel / 4-tap groups with remainders; all three paddings.
+CONV_CASES = [
+    ((3, 11, 13, 3), (3, 3), 29, (2, 2), "same"),
+    ((2, 9, 9, 3), (3, 3), 32, (1, 1), "symmetric"),
+    ((2, 10, 7, 1), (3, 3), 5, (2, 2), "symmetric"),
+    ((2, 9, 11, 4), (5, 5), 40, (2, 2), "valid"),
+    ((3, 6, 9, 2), (3, 2), 16, (1, 2), "same"),
+]
+
+
+def _conv_reference(x, k, dy, strides, padding):
+    """float64 NumPy forward, input gradient and kernel gradient of a dense convolution, by explicit padding."""
+    n, h, w, _ = x.shape
+    kh, kw, _, co = k.shape
+    ho, wo, (pt, _), (pl, _) = layers._output_geometry(h, w, kh, kw, strides, padding)
+    sh, sw = strides
+    xp = np.zeros((n, max((ho - 1) * sh + kh, pt + h), max((wo - 1) * sw + kw, pl + w), x.shape[3]))
+    xp[:, pt:pt + h, pl:pl + w] = x
+    y, dxp, dk = np.zeros((n, ho, wo, co)), np.zeros_like(xp), np.zeros_like(k)
+    for i in range(kh):
+        for j in range(kw):
+            window = (slice(None), slice(i, i + (ho - 1) * sh + 1, sh), slice(j, j + (wo - 1) * sw + 1, sw))
+            y += xp[window] @ k[i, j]
+            dxp[window] += dy @ k[i, j].T
+            dk[i, j] = np.einsum("nhwc,nhwo->co", xp[window], dy)
+    return y, dxp[:, pt:pt + h, pl:pl + w], dk
+
+
+@pytest.mark.parametrize("shape,kernel,filters,strides,padding", CONV_CASES)
+def test_native_conv_equals_numpy_reference(shape, kernel, filters, strides, padding):
+    """Forward and dL/dkernel of the native few-input-channel convolution, and dL/dx of its custom VJP (XLA's
+    transposed convolution), equal a float64 NumPy reference to float32 rounding."""
+    import jax
+
+    assert native.available(), "the native kernels did not build here (see the RuntimeWarning)"
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=shape).astype("float32")
+    k = rng.normal(size=(*kernel, shape[3], filters)).astype("float32")
+    conv = layers._jitted_native_conv()
+    y = np.asarray(conv(x, k, strides, padding))
+    dy = rng.normal(size=y.shape).astype("float32")
+    ref_y, ref_dx, ref_dk = _conv_reference(x.astype("float64"), k.astype("float64"), dy.astype("float64"),
+                                            strides, padding)
+    np.testing.assert_allclose(y, ref_y, rtol=1e-5, atol=1e-4)
+    dx, dk = (np.asarray(g) for g in jax.jit(jax.grad(lambda a, b: (conv(a, b, strides, padding) * dy).sum(),
+                                                      (0, 1)))(x, k))
+    np.testing.assert_allclose(dx, ref_dx, rtol=1e-5, atol=1e-4)
+    np.testing.assert_allclose(dk, ref_dk, rtol=1e-5, atol=1e-3)  # sums over N*Ho*Wo products
+
+
+def test_jax_backend_dispatches_stem_convolutions_to_the_native_kernels():
+    """On JAX a Conv2D over at most NATIVE_CONV_MAX_CHANNELS input channels (3x3, not 1x1) runs the native forward,
+    and a gradient with respect to the kernel alone compiles to a program with no convolution left (XLA removes
+    the unused input gradient); 5 input channels and 1x1 kernels keep their paths. Outputs equal Keras' Conv2D
+    with the same weights on every backend."""
+    rng = np.random.default_rng(6)
+    x3 = rng.normal(size=(2, 12, 12, 3)).astype("float32")
+    x5 = rng.normal(size=(2, 12, 12, 5)).astype("float32")
+    for x, kernel_size, padding in ((x3, 3, "symmetric"), (x3, 3, "same"), (x5, 3, "same"), (x3, 1, "valid")):
+        ours = layers.Conv2D(8, kernel_size, strides=2, padding=padding, use_bias=False)
+        ours.build(x.shape)
+        keras_padding = "valid" if padding == "symmetric" else padding
+        theirs = keras.layers.Conv2D(8, kernel_size, strides=2, padding=keras_padding, use_bias=False)
+        theirs.build(x.shape)
+        theirs.set_weights(ours.get_weights())
+        xin = np.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0))) if padding == "symmetric" else x
+        np.testing.assert_allclose(keras.ops.convert_to_numpy(ours(x)), keras.ops.convert_to_numpy(theirs(xin)),
+                                   rtol=1e-5, atol=1e-5)
+        if keras.backend.backend() != "jax":
+            continue
+        import jax
+
+        kernel = keras.ops.convert_to_tensor(ours.kernel)
+        expected = x.shape[3] <= layers.NATIVE_CONV_MAX_CHANNELS and kernel_size > 1
+        program = str(jax.make_jaxpr(lambda a, k: ours.convolution_op(a, k))(x, kernel))
+        assert (native.CONV_FORWARD_TARGET in program) == expected, (x.shape, kernel_size)
+        if expected:
+            grad = jax.jit(jax.grad(lambda k: ours.convolution_op(x, k).sum()))
+            hlo = grad.lower(kernel).compile().as_text()
+            assert native.CONV_KERNEL_GRAD_TARGET in hlo and "convolution(" not in hlo
