@@ -206,6 +206,15 @@ inline void StridedDot(const float* a, int64_t astep, const float* b, int64_t bs
   }
 }
 
+// out[i] = sum over participants p of acc[p * size + i] (the per-participant double accumulators of a kernel gradient).
+inline void SumParticipants(const std::vector<double>& acc, int64_t participants, int64_t size, float* out) {
+  for (int64_t i = 0; i < size; ++i) {
+    double v = 0.0;
+    for (int64_t p = 0; p < participants; ++p) v += acc[p * size + i];
+    out[i] = static_cast<float>(v);
+  }
+}
+
 // Per-participant scratch: a tap pointer pair per tap (edge pixels), offsets and kernel pointers (interior runs).
 struct Scratch {
   std::vector<const float*> a, b, kt;
@@ -379,12 +388,7 @@ ffi::Error Backward(ffi::ThreadPool pool, ffi::Buffer<ffi::F32> x, ffi::Buffer<f
         KernelGradRow(g, xp, gp, sums.data() + p * g.c, acc.data() + p * tapc, r / g.ho, r % g.ho);
     }
   });
-  float* dkp = dk->typed_data();
-  for (int64_t t = 0; t < tapc; ++t) {
-    double s = 0.0;
-    for (int64_t p = 0; p < participants; ++p) s += acc[p * tapc + t];
-    dkp[t] = static_cast<float>(s);
-  }
+  SumParticipants(acc, participants, tapc, dk->typed_data());
   return ffi::Error::Success();
 }
 
@@ -416,55 +420,32 @@ void PatchRow(const ConvGeometry& g, const float* x, int64_t n, int64_t oh, floa
   }
 }
 
-// y[ow, c0 : c0 + R*L] = sum_t P[ow, t] * k[t, c0 : c0 + R*L], four pixels at a time.
+// out[i, c0 : c0 + R*L] = sum_j A[i*ai + j*aj] * B[j, c0 : c0 + R*L] for i < rows, j < inner (B and out rows of
+// `co` floats), four rows i at a time in registers. The forward is out = P k (A = P: ai = T, aj = 1), the kernel
+// gradient sums = P^T dy (A = P^T: ai = 1, aj = T).
 template <int64_t L, int64_t R>
-void PatchProductBlock(const float* P, int64_t T, const float* k, int64_t co, int64_t c0, int64_t wo, float* y) {
+void ProductBlock(const float* A, int64_t ai, int64_t aj, int64_t rows, int64_t inner, const float* B, int64_t co,
+                  int64_t c0, float* out) {
   using V = typename Vec<L>::T;
   using U = typename Vec<L>::U;
-  int64_t ow = 0;
-  for (; ow + 4 <= wo; ow += 4) {
+  int64_t i = 0;
+  for (; i + 4 <= rows; i += 4) {
     V a[4][R] = {};
-    const float* p = P + ow * T;
-    for (int64_t t = 0; t < T; ++t) {
-      V kv[R];
-      for (int64_t r = 0; r < R; ++r) kv[r] = *reinterpret_cast<const U*>(k + t * co + c0 + r * L);
+    for (int64_t j = 0; j < inner; ++j) {
+      V b[R];
+      for (int64_t r = 0; r < R; ++r) b[r] = *reinterpret_cast<const U*>(B + j * co + c0 + r * L);
+      const float* p = A + i * ai + j * aj;
       for (int64_t q = 0; q < 4; ++q)
-        for (int64_t r = 0; r < R; ++r) a[q][r] += p[q * T + t] * kv[r];
+        for (int64_t r = 0; r < R; ++r) a[q][r] += p[q * ai] * b[r];
     }
     for (int64_t q = 0; q < 4; ++q)
-      for (int64_t r = 0; r < R; ++r) *reinterpret_cast<U*>(y + (ow + q) * co + c0 + r * L) = a[q][r];
+      for (int64_t r = 0; r < R; ++r) *reinterpret_cast<U*>(out + (i + q) * co + c0 + r * L) = a[q][r];
   }
-  for (; ow < wo; ++ow) {
+  for (; i < rows; ++i) {
     V a[R] = {};
-    for (int64_t t = 0; t < T; ++t)
-      for (int64_t r = 0; r < R; ++r) a[r] += P[ow * T + t] * *reinterpret_cast<const U*>(k + t * co + c0 + r * L);
-    for (int64_t r = 0; r < R; ++r) *reinterpret_cast<U*>(y + ow * co + c0 + r * L) = a[r];
-  }
-}
-
-// sums[t, c0 : c0 + R*L] = sum_ow P[ow, t] * dy[ow, c0 : c0 + R*L], four taps at a time.
-template <int64_t L, int64_t R>
-void PatchGradBlock(const float* P, int64_t T, const float* dy, int64_t co, int64_t c0, int64_t wo, float* sums) {
-  using V = typename Vec<L>::T;
-  using U = typename Vec<L>::U;
-  int64_t t = 0;
-  for (; t + 4 <= T; t += 4) {
-    V a[4][R] = {};
-    for (int64_t ow = 0; ow < wo; ++ow) {
-      V d[R];
-      for (int64_t r = 0; r < R; ++r) d[r] = *reinterpret_cast<const U*>(dy + ow * co + c0 + r * L);
-      const float* p = P + ow * T + t;
-      for (int64_t q = 0; q < 4; ++q)
-        for (int64_t r = 0; r < R; ++r) a[q][r] += p[q] * d[r];
-    }
-    for (int64_t q = 0; q < 4; ++q)
-      for (int64_t r = 0; r < R; ++r) *reinterpret_cast<U*>(sums + (t + q) * co + c0 + r * L) = a[q][r];
-  }
-  for (; t < T; ++t) {
-    V a[R] = {};
-    for (int64_t ow = 0; ow < wo; ++ow)
-      for (int64_t r = 0; r < R; ++r) a[r] += P[ow * T + t] * *reinterpret_cast<const U*>(dy + ow * co + c0 + r * L);
-    for (int64_t r = 0; r < R; ++r) *reinterpret_cast<U*>(sums + t * co + c0 + r * L) = a[r];
+    for (int64_t j = 0; j < inner; ++j)
+      for (int64_t r = 0; r < R; ++r) a[r] += A[i * ai + j * aj] * *reinterpret_cast<const U*>(B + j * co + c0 + r * L);
+    for (int64_t r = 0; r < R; ++r) *reinterpret_cast<U*>(out + i * co + c0 + r * L) = a[r];
   }
 }
 
@@ -482,6 +463,21 @@ void ChannelBlocks(int64_t co, const Block& block, const Tail& tail) {
     if (c0 + 4 <= co) block(std::integral_constant<int64_t, 4>(), std::integral_constant<int64_t, 1>(), c0), c0 += 4;
   }
   tail(c0, co);
+}
+
+// The same product for every output channel: ProductBlock over the channel blocks, the rest one at a time.
+void Product(const float* A, int64_t ai, int64_t aj, int64_t rows, int64_t inner, const float* B, int64_t co,
+             float* out) {
+  ChannelBlocks(co, [&](auto L, auto R, int64_t c0) {
+    ProductBlock<decltype(L)::value, decltype(R)::value>(A, ai, aj, rows, inner, B, co, c0, out);
+  }, [&](int64_t c0, int64_t c1) {
+    for (int64_t i = 0; i < rows; ++i)
+      for (int64_t c = c0; c < c1; ++c) {
+        float v = 0.f;
+        for (int64_t j = 0; j < inner; ++j) v += A[i * ai + j * aj] * B[j * co + c];
+        out[i * co + c] = v;
+      }
+  });
 }
 
 ConvGeometry MakeConvGeometry(const ffi::Span<const int64_t>& xd, const ffi::Span<const int64_t>& kd, int64_t ho,
@@ -503,17 +499,7 @@ ffi::Error ConvForward(ffi::ThreadPool pool, ffi::Buffer<ffi::F32> x, ffi::Buffe
     float* P = patches.data() + p * g.wo * T;
     for (int64_t r = item * per; r < std::min(rows, (item + 1) * per); ++r) {
       PatchRow(g, xp, r / g.ho, r % g.ho, P);
-      float* yrow = yp + r * g.wo * g.co;
-      ChannelBlocks(g.co, [&](auto L, auto R, int64_t c0) {
-        PatchProductBlock<decltype(L)::value, decltype(R)::value>(P, T, kp, g.co, c0, g.wo, yrow);
-      }, [&](int64_t c0, int64_t c1) {
-        for (int64_t ow = 0; ow < g.wo; ++ow)
-          for (int64_t c = c0; c < c1; ++c) {
-            float s = 0.f;
-            for (int64_t t = 0; t < T; ++t) s += P[ow * T + t] * kp[t * g.co + c];
-            yrow[ow * g.co + c] = s;
-          }
-      });
+      Product(P, T, 1, g.wo, T, kp, g.co, yp + r * g.wo * g.co);
     }
   });
   return ffi::Error::Success();
@@ -537,26 +523,11 @@ ffi::Error ConvKernelGrad(ffi::ThreadPool pool, ffi::Buffer<ffi::F32> x, ffi::Bu
     double* a = acc.data() + p * size;
     for (int64_t r = item * per; r < std::min(rows, (item + 1) * per); ++r) {
       PatchRow(g, xp, r / g.ho, r % g.ho, P);
-      const float* grow = gp + r * g.wo * g.co;
-      ChannelBlocks(g.co, [&](auto L, auto R, int64_t c0) {
-        PatchGradBlock<decltype(L)::value, decltype(R)::value>(P, T, grow, g.co, c0, g.wo, s);
-      }, [&](int64_t c0, int64_t c1) {
-        for (int64_t t = 0; t < T; ++t)
-          for (int64_t c = c0; c < c1; ++c) {
-            float v = 0.f;
-            for (int64_t ow = 0; ow < g.wo; ++ow) v += P[ow * T + t] * grow[ow * g.co + c];
-            s[t * g.co + c] = v;
-          }
-      });
+      Product(P, 1, T, T, g.wo, gp + r * g.wo * g.co, g.co, s);
       for (int64_t i = 0; i < size; ++i) a[i] += s[i];
     }
   });
-  float* dkp = dk->typed_data();
-  for (int64_t i = 0; i < size; ++i) {
-    double v = 0.0;
-    for (int64_t p = 0; p < participants; ++p) v += acc[p * size + i];
-    dkp[i] = static_cast<float>(v);
-  }
+  SumParticipants(acc, participants, size, dk->typed_data());
   return ffi::Error::Success();
 }
 
