@@ -407,6 +407,12 @@ def _jitted_shift_add():
     return jax.jit(depthwise, static_argnums=(2, 3))
 
 
+def _native_geometry(shape, kernel_shape, strides, padding):
+    """((Ho, Wo), (top, bottom), (left, right)) of a native-kernel convolution of an NHWC ``shape`` input."""
+    ho, wo, pad_h, pad_w = _output_geometry(shape[1], shape[2], *kernel_shape[:2], strides, padding)
+    return (ho, wo), pad_h, pad_w
+
+
 def _native_applies(x, kernel) -> bool:
     """The native kernels take float32 data with depth multiplier 1 (GroupConv2D's multiplier > 1 and mixed
     precision keep shift-and-add), and only when they are on and built (``keras_mobilenets.native``)."""
@@ -425,8 +431,8 @@ def _jitted_native_depthwise():
     from keras_mobilenets import native  # noqa: PLC0415
 
     def geometry(shape, kernel_shape, strides, padding):
-        ho, wo, pad_h, pad_w = _output_geometry(shape[1], shape[2], *kernel_shape[:2], strides, padding)
-        return (ho, wo), (pad_h[0], pad_w[0])
+        out_hw, pad_h, pad_w = _native_geometry(shape, kernel_shape, strides, padding)
+        return out_hw, (pad_h[0], pad_w[0])
 
     @functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3))
     def depthwise(x, kernel, strides, padding):
@@ -468,13 +474,9 @@ def _jitted_native_conv():
 
     from keras_mobilenets import native  # noqa: PLC0415
 
-    def pads(shape, kernel_shape, strides, padding):
-        ho, wo, pad_h, pad_w = _output_geometry(shape[1], shape[2], *kernel_shape[:2], strides, padding)
-        return (ho, wo), pad_h, pad_w
-
     @functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3))
     def conv(x, kernel, strides, padding):
-        out_hw, pad_h, pad_w = pads(x.shape, kernel.shape, strides, padding)
+        out_hw, pad_h, pad_w = _native_geometry(x.shape, kernel.shape, strides, padding)
         return native.conv_forward(x, kernel, out_hw, strides, (pad_h[0], pad_w[0]))
 
     def forward(x, kernel, strides, padding):
@@ -482,7 +484,7 @@ def _jitted_native_conv():
 
     def backward(strides, padding, residuals, g):
         x, kernel = residuals
-        _, pad_h, pad_w = pads(x.shape, kernel.shape, strides, padding)
+        _, pad_h, pad_w = _native_geometry(x.shape, kernel.shape, strides, padding)
         _, input_vjp = jax.vjp(lambda a: jax.lax.conv_general_dilated(
             a, kernel, strides, (pad_h, pad_w), dimension_numbers=("NHWC", "HWIO", "NHWC")), x)
         return input_vjp(g)[0], native.conv_kernel_grad(x, g, kernel.shape, strides, (pad_h[0], pad_w[0]))
